@@ -1,0 +1,46 @@
+# Fiido service desk. `make run` serves the demo; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WORKERS ?= 4
+PORT ?= 8000
+export REDIS_URL ?=
+
+.PHONY: run test lint serve bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $(VENV)/.installed $@
+
+## run: set up and serve http://127.0.0.1:$(PORT) (SQLite, in-memory channel layer)
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+## test: set up and run the whole test suite
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+## serve: $(WORKERS) daphne workers on one socket under supervisor (needs REDIS_URL)
+serve: $(VENV)/.installed
+	@test -n "$(REDIS_URL)" || (echo "make serve needs REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0" && exit 2)
+	$(BIN)/pip install --quiet "supervisor>=4.2,<5"
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	WORKERS=$(WORKERS) PORT=$(PORT) VENV=$(abspath $(VENV)) $(BIN)/supervisord -n -c deploy/supervisord.conf
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,409 @@
+"""The conversation state machine (DESIGN §2): one function per action.
+
+Each function validates its input, locks the session row, checks that the
+current status allows the action (else ``IllegalTransition``, 409) and that the
+caller may make it (else ``NotAllowed``, 403), writes the change with its event
+rows in one transaction, and hands the events to ``publish_on_commit``. This
+module is the only place that writes events and the only place that publishes.
+
+Race safety lives in the database: every action runs under
+``select_for_update`` on PostgreSQL; SQLite transactions are ``IMMEDIATE``
+(settings), so they take the database's write lock at ``BEGIN``. Either way a
+second writer waits, then sees the first one's result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from chatbot import payloads
+from chatbot.bots import BotReply, get_bot
+from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
+from chatbot.models import ChatSession, Event, Message
+from fiido.realtime import StoredEvent, publish_on_commit
+from fiido.realtime.sse import dumps
+
+logger = logging.getLogger(__name__)
+
+Status = ChatSession.Status
+Role = Message.Role
+
+BOT_HISTORY_MESSAGES = 20  # how much of the conversation the bot sees
+BOT_MISSES_BEFORE_HANDOFF = 3  # unanswered questions in a row before a person is called
+BOT_APOLOGY = (
+    "Sorry, I'm having trouble answering right now. Would you like to talk to a "
+    "person? Press “Talk to a person” and an agent will join you."
+)
+REASON_MAX_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of sending a message: the stored message, the bot's reply, and
+    whether this call created it (False for a repeated ``client_id``)."""
+
+    message: dict[str, Any]
+    reply: dict[str, Any] | None
+    created: bool
+
+
+# ---------------------------------------------------------------------------
+# Customer actions
+# ---------------------------------------------------------------------------
+def start(*, customer_name: str = "", customer_email: str = "") -> ChatSession:
+    """Open a new conversation; the bot greets the customer."""
+    customer_name = _optional_text(customer_name, "customer_name", 100)
+    customer_email = _optional_text(customer_email, "customer_email", 254)
+    with transaction.atomic(durable=True):
+        session = ChatSession.objects.create(
+            customer_name=customer_name, customer_email=customer_email
+        )
+        changes = _Changes(session)
+        changes.message(Role.BOT, get_bot().greeting())
+        changes.save()
+    return session
+
+
+def post_customer_message(
+    session: ChatSession, *, content: Any, client_id: Any = None
+) -> Posted:
+    """Store a customer message; in ``bot_active`` the bot answers it.
+
+    The message is committed (and published) before the bot is asked, so a
+    slow or failing bot never loses it, and the session is not locked while
+    the bot thinks.
+    """
+    content = _message_content(content)
+    client_uuid = _client_uuid(client_id)
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        repeated = _repeated(locked, client_uuid, Role.USER)
+        if repeated is not None:
+            return repeated
+        if locked.status == Status.CLOSED:
+            raise IllegalTransition("This conversation is closed.")
+        changes = _Changes(locked)
+        message = changes.message(Role.USER, content, client_id=client_uuid)
+        changes.save()
+    reply = _bot_answer(locked, message) if locked.status == Status.BOT_ACTIVE else None
+    _refresh(session, locked)
+    return Posted(message=changes.payload_of(message), reply=reply, created=True)
+
+
+def escalate(session: ChatSession, *, reason: str = "") -> ChatSession:
+    """Ask for a person: ``bot_active`` -> ``pending_manual``."""
+    reason = _optional_text(reason, "reason", REASON_MAX_CHARS)
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.BOT_ACTIVE, "The conversation is not with the bot.")
+        changes = _Changes(locked)
+        _escalate_locked(changes, reason=reason)
+        changes.save()
+    return _refresh(session, locked)
+
+
+def cancel_escalation(session: ChatSession) -> ChatSession:
+    """Stop waiting for a person: ``pending_manual`` -> ``bot_active``."""
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.PENDING_MANUAL, "No request for a person is waiting.")
+        changes = _Changes(locked)
+        changes.transition(Status.BOT_ACTIVE, escalated_at=None, escalation_reason="")
+        changes.save()
+    return _refresh(session, locked)
+
+
+# ---------------------------------------------------------------------------
+# Agent actions
+# ---------------------------------------------------------------------------
+def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
+    """Give a waiting conversation to ``agent``: ``pending_manual`` -> ``manual_live``.
+
+    Exactly one of several concurrent callers wins, across processes: the
+    others wait for the row lock, then find the status changed and get
+    ``AlreadyTaken``.
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        if locked.status == Status.MANUAL_LIVE:
+            holder = payloads.display_name(locked.assigned_agent) if locked.assigned_agent else "Another agent"
+            raise AlreadyTaken(f"{holder} took this conversation.")
+        _require(locked, Status.PENDING_MANUAL, "The conversation is not waiting for an agent.")
+        changes = _Changes(locked)
+        changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
+        changes.message(Role.SYSTEM, f"{payloads.display_name(agent)} has joined the chat")
+        changes.save()
+    return _refresh(session, locked)
+
+
+def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
+    """Hand a live conversation back to the bot: ``manual_live`` -> ``bot_active``.
+
+    Only the assigned agent may release, or a superuser forcing it.
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.MANUAL_LIVE, "The conversation is not with an agent.")
+        if not (_is_assigned(locked, by) or by.is_superuser):
+            raise NotAllowed("Only the agent in this conversation can release it.")
+        changes = _Changes(locked)
+        changes.transition(
+            Status.BOT_ACTIVE, assigned_agent=None, escalated_at=None, escalation_reason=""
+        )
+        changes.message(Role.SYSTEM, f"{payloads.display_name(by)} left; the assistant is back")
+        changes.save()
+    return _refresh(session, locked)
+
+
+def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSession:
+    """End the conversation; ``by`` is None when the customer ends it.
+
+    Agents may close a session they hold, or any session still waiting in
+    the queue; a superuser may close any session.
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        if locked.status == Status.CLOSED:
+            raise IllegalTransition("The conversation is already closed.")
+        if by is not None and not (
+            by.is_superuser
+            or _is_assigned(locked, by)
+            or locked.status == Status.PENDING_MANUAL
+        ):
+            raise NotAllowed("Only the agent in this conversation can close it.")
+        changes = _Changes(locked)
+        changes.transition(Status.CLOSED)
+        text = "The customer ended the chat" if by is None else f"{payloads.display_name(by)} closed the chat"
+        changes.message(Role.SYSTEM, text)
+        changes.save()
+    return _refresh(session, locked)
+
+
+def post_agent_message(
+    session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None
+) -> Posted:
+    """Store a message from the agent holding a ``manual_live`` conversation."""
+    content = _message_content(content)
+    client_uuid = _client_uuid(client_id)
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        repeated = _repeated(locked, client_uuid, Role.AGENT)
+        if repeated is not None:
+            return repeated
+        _require(locked, Status.MANUAL_LIVE, "The conversation is not live with an agent.")
+        if not _is_assigned(locked, agent):
+            raise NotAllowed("Only the agent in this conversation can send messages to it.")
+        changes = _Changes(locked)
+        message = changes.message(Role.AGENT, content, agent=agent, client_id=client_uuid)
+        changes.save()
+    _refresh(session, locked)
+    return Posted(message=changes.payload_of(message), reply=None, created=True)
+
+
+# ---------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------
+class _Changes:
+    """Collects one transaction's writes: seqs, event rows, events to publish."""
+
+    def __init__(self, session: ChatSession) -> None:
+        self.session = session
+        self.events: list[StoredEvent] = []
+        self._payloads: dict[int, dict[str, Any]] = {}
+        self._fields = {"last_seq", "message_count", "updated_at"}
+
+    def _next_seq(self) -> int:
+        self.session.last_seq += 1
+        return self.session.last_seq
+
+    def _append(self, kind: str, seq: int, data: dict[str, Any], *, message=None, to_queue: bool) -> None:
+        text = dumps(data)
+        Event.objects.create(session=self.session, seq=seq, kind=kind, payload=text, message=message)
+        self.events.append(StoredEvent(self.session.name, seq, text, to_queue))
+
+    def message(
+        self,
+        role: str,
+        content: str,
+        *,
+        agent: AbstractBaseUser | None = None,
+        client_id: uuid.UUID | None = None,
+        reply_to: Message | None = None,
+    ) -> Message:
+        message = Message.objects.create(
+            session=self.session,
+            role=role,
+            content=content,
+            agent=agent,
+            client_id=client_id or uuid.uuid4(),
+            reply_to=reply_to,
+        )
+        self.session.message_count += 1
+        seq = self._next_seq()
+        data = payloads.message_payload(message, seq=seq)
+        self._payloads[message.id] = data
+        self._append(
+            Event.Kind.MESSAGE,
+            seq,
+            payloads.message_event(self.session, data),
+            message=message,
+            to_queue=role == Role.USER,
+        )
+        return message
+
+    def transition(self, status: str, **fields: Any) -> None:
+        previous = self.session.status
+        self.session.status = status
+        for name, value in fields.items():
+            setattr(self.session, name, value)
+        self._fields.update(fields, ["status"])
+        seq = self._next_seq()
+        data = payloads.status_event(self.session, previous=previous, seq=seq)
+        self._append(Event.Kind.STATUS, seq, data, to_queue=True)
+
+    def touch(self, *fields: str) -> None:
+        """Mark session fields changed outside ``transition`` for saving."""
+        self._fields.update(fields)
+
+    def payload_of(self, message: Message) -> dict[str, Any]:
+        return self._payloads[message.id]
+
+    def save(self) -> None:
+        self.session.save(update_fields=sorted(self._fields))
+        publish_on_commit(self.events)
+
+
+def _lock(session: ChatSession) -> ChatSession:
+    return (
+        ChatSession.objects.select_for_update(of=("self",))
+        .select_related("assigned_agent")
+        .get(pk=session.pk)
+    )
+
+
+def _refresh(session: ChatSession, locked: ChatSession) -> ChatSession:
+    """Copy the committed state onto the caller's instance, and return it."""
+    for field in ChatSession._meta.concrete_fields:
+        setattr(session, field.attname, getattr(locked, field.attname))
+    session.assigned_agent = locked.assigned_agent
+    return session
+
+
+def _require(session: ChatSession, status: str, message: str) -> None:
+    if session.status != status:
+        raise IllegalTransition(message)
+
+
+def _is_assigned(session: ChatSession, user: AbstractBaseUser) -> bool:
+    return session.assigned_agent_id is not None and session.assigned_agent_id == user.pk
+
+
+def _escalate_locked(changes: _Changes, *, reason: str) -> None:
+    changes.transition(
+        Status.PENDING_MANUAL, escalated_at=timezone.now(), escalation_reason=reason[:REASON_MAX_CHARS]
+    )
+
+
+def _repeated(session: ChatSession, client_uuid: uuid.UUID, role: str) -> Posted | None:
+    """The earlier outcome of a send with this ``client_id``, if there was one."""
+    existing = (
+        Message.objects.filter(session=session, client_id=client_uuid)
+        .select_related("event")
+        .first()
+    )
+    if existing is None:
+        return None
+    if existing.role != role:
+        raise InvalidInput("client_id is already used by another message.")
+    reply = Message.objects.filter(reply_to=existing).select_related("event").first()
+    return Posted(
+        message=_stored_message(existing),
+        reply=_stored_message(reply) if reply else None,
+        created=False,
+    )
+
+
+def _stored_message(message: Message) -> dict[str, Any]:
+    return json.loads(message.event.payload)["message"]
+
+
+def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | None:
+    """Ask the bot, then store its reply if the bot still holds the conversation."""
+    history = list(
+        Message.objects.filter(session=session).order_by("-id")[:BOT_HISTORY_MESSAGES]
+    )[::-1]
+    reply = _ask_bot(session, history)
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        if locked.status != Status.BOT_ACTIVE:
+            return None  # a person was asked for meanwhile; the bot stays quiet
+        changes = _Changes(locked)
+        message = changes.message(Role.BOT, reply.text, reply_to=question)
+        locked.bot_misses = 0 if reply.answered else locked.bot_misses + 1
+        changes.touch("bot_misses")
+        if reply.escalate:
+            _escalate_locked(changes, reason=reply.reason or "Customer asked for a person")
+        elif locked.bot_misses >= BOT_MISSES_BEFORE_HANDOFF:
+            locked.bot_misses = 0
+            _escalate_locked(changes, reason="The assistant could not answer")
+        changes.save()
+    session.status = locked.status
+    return changes.payload_of(message)
+
+
+def _ask_bot(session: ChatSession, history: list[Message]) -> BotReply:
+    """The bot's reply, or an apology when it fails.
+
+    Bots that call out over the network bound their own time with
+    ``settings.CHATBOT_TIMEOUT_SECONDS`` and raise when it runs out.
+    """
+    try:
+        reply = get_bot().reply(session, history)
+        if not isinstance(reply, BotReply) or not reply.text.strip():
+            raise TypeError(f"bot returned {reply!r}, not a BotReply with text")
+        return reply
+    except Exception:
+        logger.exception("The bot failed to answer session %s", session.name)
+        return BotReply(BOT_APOLOGY, answered=False)
+
+
+def _message_content(content: Any) -> str:
+    if not isinstance(content, str):
+        raise InvalidInput("content must be a string.")
+    if len(content) > settings.MESSAGE_MAX_CHARS:
+        raise InvalidInput(f"content is longer than {settings.MESSAGE_MAX_CHARS} characters.")
+    content = content.strip()
+    if not content:
+        raise InvalidInput("content must not be blank.")
+    return content
+
+
+def _client_uuid(client_id: Any) -> uuid.UUID:
+    if client_id is None:
+        return uuid.uuid4()
+    if not isinstance(client_id, str):
+        raise InvalidInput("client_id must be a UUID string.")
+    try:
+        return uuid.UUID(client_id)
+    except ValueError:
+        raise InvalidInput("client_id must be a UUID.") from None
+
+
+def _optional_text(value: Any, name: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string.")
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters.")
+    return value

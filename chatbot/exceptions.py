@@ -1,0 +1,33 @@
+"""Domain errors of the conversation state machine, mapped to HTTP once in fiido.http."""
+
+
+class ConversationError(Exception):
+    """Base of every refusal the state machine makes."""
+
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ConversationError):
+    """The request is malformed (bad content, bad client_id)."""
+
+    http_status = 400
+
+
+class IllegalTransition(ConversationError):
+    """The session's current status does not allow this action."""
+
+    http_status = 409
+
+
+class AlreadyTaken(IllegalTransition):
+    """Another agent won the race to take over this session."""
+
+
+class NotAllowed(ConversationError):
+    """The caller may see the session but may not make this change."""
+
+    http_status = 403

@@ -1,0 +1,228 @@
+"""Reads: who may see a session, its history, its events, the agents' queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Max
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from chatbot import cards, payloads
+from chatbot.models import ChatSession, Event, Message
+from fiido.realtime import QUEUE_GROUP
+from fiido.realtime.sse import encode
+
+# The visitor's Django session keeps the names of the conversations it started.
+OWNED_SESSIONS_KEY = "fiido_chat_sessions"
+OWNED_SESSIONS_KEPT = 20  # enough for a returning visitor, small enough for the cookie session
+RECENT_BOT_SESSIONS = 20
+SESSION_NOT_FOUND = "Session not found."
+
+Status = ChatSession.Status
+
+
+# ---------------------------------------------------------------------------
+# Access
+# ---------------------------------------------------------------------------
+def owned_names(django_session: Mapping[str, Any]) -> list[str]:
+    names = django_session.get(OWNED_SESSIONS_KEY, [])
+    return names if isinstance(names, list) else []
+
+
+def remember_owner(request: HttpRequest, session: ChatSession) -> None:
+    """Bind ``session`` to the visitor, so only this browser can use it."""
+    names = [n for n in owned_names(request.session) if n != session.name]
+    request.session[OWNED_SESSIONS_KEY] = [*names, session.name][-OWNED_SESSIONS_KEPT:]
+
+
+def access_customer_session(request: HttpRequest, name: str) -> ChatSession:
+    """The visitor's own session ``name``; anyone else's, or none, is a 404."""
+    return customer_session_for(request.session, name)
+
+
+def customer_session_for(django_session: Mapping[str, Any], name: str) -> ChatSession:
+    if name not in owned_names(django_session):
+        raise Http404(SESSION_NOT_FOUND)
+    return get_session(name)
+
+
+def get_session(name: str) -> ChatSession:
+    try:
+        return ChatSession.objects.select_related("assigned_agent").get(name=name)
+    except ChatSession.DoesNotExist:
+        raise Http404(SESSION_NOT_FOUND) from None
+
+
+def current_customer_session(django_session: Mapping[str, Any]) -> ChatSession | None:
+    """The visitor's newest conversation that is still open, if any."""
+    names = owned_names(django_session)
+    return (
+        ChatSession.objects.select_related("assigned_agent")
+        .filter(name__in=names)
+        .exclude(status=Status.CLOSED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+# ---------------------------------------------------------------------------
+# History and events
+# ---------------------------------------------------------------------------
+def history(session: ChatSession, *, up_to: int | None = None) -> list[dict[str, Any]]:
+    """Every message of the session as stored in its events, oldest first."""
+    events = Event.objects.filter(session=session, kind=Event.Kind.MESSAGE)
+    if up_to is not None:
+        events = events.filter(seq__lte=up_to)
+    return [json.loads(text)["message"] for text in events.order_by("seq").values_list("payload", flat=True)]
+
+
+def session_with_history(session: ChatSession) -> dict[str, Any]:
+    return {**payloads.session_state(session), "messages": history(session, up_to=session.last_seq)}
+
+
+def events_after(session_id: int, seq: int) -> list[tuple[int, str]]:
+    """The stored events of a session after ``seq``, in order, as (seq, json)."""
+    return list(
+        Event.objects.filter(session_id=session_id, seq__gt=seq)
+        .order_by("seq")
+        .values_list("seq", "payload")
+    )
+
+
+def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[bytes], int]:
+    """A session stream's first frames: ``connected``, then the missed events
+    after ``last_event_id`` or, without a usable one, a ``history`` snapshot.
+
+    Returns the frames and the newest seq they cover. History is read up to
+    the seq read with the session row, so later events arrive live, once.
+    """
+    session = ChatSession.objects.select_related("assigned_agent").get(pk=session_id)
+    newest = session.last_seq
+    frames = [
+        encode(
+            {
+                "type": "connected",
+                "session_name": session.name,
+                "status": session.status,
+                "last_event_id": newest,
+            }
+        )
+    ]
+    if last_event_id is not None and 0 <= last_event_id <= newest:
+        rows = events_after(session_id, last_event_id)
+        frames += [encode(data, id=seq) for seq, data in rows]
+        return frames, rows[-1][0] if rows else last_event_id
+    snapshot = {
+        "type": "history",
+        "session_name": session.name,
+        "status": session.status,
+        "messages": history(session, up_to=newest),
+        "session": payloads.session_state(session),
+    }
+    frames.append(encode(snapshot, id=newest))
+    return frames, newest
+
+
+def parse_last_event_id(raw: str | None) -> int | None:
+    """An integer ``Last-Event-ID``, or None when it is absent or not a number."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw)
+
+
+def latest_seqs(groups: Iterable[str]) -> dict[str, int]:
+    """Each group's newest seq, in one query; the queue group gets a version
+    that changes whenever any session changes."""
+    names = {group.removeprefix("session."): group for group in groups if group.startswith("session.")}
+    latest: dict[str, int] = {}
+    names_list = list(names)
+    for start in range(0, len(names_list), 500):
+        chunk = names_list[start : start + 500]
+        for name, last_seq in ChatSession.objects.filter(name__in=chunk).values_list("name", "last_seq"):
+            latest[names[name]] = last_seq
+    if QUEUE_GROUP in groups:
+        latest[QUEUE_GROUP] = queue_version()
+    return latest
+
+
+def queue_version() -> int:
+    newest = ChatSession.objects.aggregate(newest=Max("updated_at"))["newest"]
+    return int(newest.timestamp() * 1_000_000) if newest else 0
+
+
+# ---------------------------------------------------------------------------
+# The agents' queue
+# ---------------------------------------------------------------------------
+def session_row(session: ChatSession, last_message: Message | None = None) -> dict[str, Any]:
+    """A session as the queue and the session list show it."""
+    now = timezone.now()
+    waiting = (
+        int((now - session.escalated_at).total_seconds())
+        if session.status == Status.PENDING_MANUAL and session.escalated_at
+        else None
+    )
+    return {
+        **payloads.session_state(session),
+        "customer_name": session.customer_name,
+        "waiting_seconds": waiting,
+        "last_message": (
+            {
+                "role": last_message.role,
+                "text": cards.plain_text(last_message.content)[:200],
+                "created_at": payloads.iso(last_message.created_at),
+            }
+            if last_message
+            else None
+        ),
+    }
+
+
+def session_rows(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
+    sessions = list(sessions)
+    last_ids = (
+        Message.objects.filter(session__in=sessions)
+        .values("session_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    last = {m.session_id: m for m in Message.objects.filter(id__in=list(last_ids))}
+    return [session_row(s, last.get(s.id)) for s in sessions]
+
+
+def list_sessions(statuses: list[str] | None = None) -> list[dict[str, Any]]:
+    """Sessions in ``statuses`` (default: all but closed), waiting ones oldest first."""
+    query = ChatSession.objects.select_related("assigned_agent")
+    if statuses:
+        query = query.filter(status__in=statuses)
+    else:
+        query = query.exclude(status=Status.CLOSED)
+    sessions = sorted(
+        query.order_by("-updated_at")[:200],
+        key=lambda s: (s.status != Status.PENDING_MANUAL, s.escalated_at or s.updated_at),
+    )
+    return session_rows(sessions)
+
+
+def queue_snapshot() -> tuple[dict[str, Any], int]:
+    """The queue stream's ``queue`` event, and the version it reflects."""
+    version = queue_version()
+    waiting = ChatSession.objects.select_related("assigned_agent").filter(
+        status=Status.PENDING_MANUAL
+    ).order_by("escalated_at", "id")
+    live = ChatSession.objects.select_related("assigned_agent").filter(
+        status=Status.MANUAL_LIVE
+    ).order_by("-updated_at")
+    recent = (
+        ChatSession.objects.select_related("assigned_agent")
+        .filter(status=Status.BOT_ACTIVE, updated_at__gte=timezone.now() - timedelta(days=1))
+        .order_by("-updated_at")[:RECENT_BOT_SESSIONS]
+    )
+    rows = session_rows([*waiting, *live, *recent])
+    return {"type": "queue", "sessions": rows}, version

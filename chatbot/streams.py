@@ -1,0 +1,52 @@
+"""Session event streams (DESIGN §5), served over raw ASGI from ``fiido.asgi``.
+
+The customer's stream lives here; the workbench serves the same stream to
+agents with its own access check, through ``session_stream``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from django.http import Http404
+
+from chatbot import selectors
+from chatbot.models import ChatSession
+from fiido.realtime import session_group
+from fiido.realtime.hub import db_call
+from fiido.realtime.stream import django_session, header, query_param, send_json_error, serve, session_events
+
+
+def session_stream(session: ChatSession, last_event_id: int | None) -> AsyncIterator[bytes]:
+    """The frames of one session's stream, resuming after ``last_event_id``."""
+    session_id = session.pk
+    return session_events(
+        session_group(session.name),
+        opening=lambda: db_call(selectors.stream_opening, session_id, last_event_id),
+        fetch_after=lambda seq: db_call(selectors.events_after, session_id, seq),
+    )
+
+
+def requested_last_event_id(scope) -> int | None:
+    """``Last-Event-ID`` from the header (a reconnect) or the query (a first connect)."""
+    raw = header(scope, b"last-event-id")
+    if raw is None:
+        raw = query_param(scope, "last_event_id")
+    return selectors.parse_last_event_id(raw)
+
+
+def _owned_session(scope, name: str) -> ChatSession | None:
+    try:
+        return selectors.customer_session_for(django_session(scope), name)
+    except Http404:
+        return None
+
+
+async def customer_events(scope, receive, send, *, name: str) -> None:
+    """``GET /api/sessions/<name>/events``: the owner's stream; anyone else gets 404."""
+    if scope["method"] != "GET":
+        return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
+    session = await db_call(_owned_session, scope, name)
+    if session is None:
+        return await send_json_error(send, 404, selectors.SESSION_NOT_FOUND)
+    await serve(receive, send, session_stream(session, requested_last_event_id(scope)))

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from chatbot import views
+
+app_name = "chatbot"
+
+# GET /api/sessions/<name>/events is served by chatbot.streams (routed in fiido.asgi).
+urlpatterns = [
+    path("", views.chat_page, name="chat"),
+    path("api/sessions", views.start_session, name="start"),
+    path("api/sessions/<str:name>", views.session_detail, name="detail"),
+    path("api/sessions/<str:name>/messages", views.post_message, name="messages"),
+    path("api/sessions/<str:name>/escalate", views.escalate, name="escalate"),
+    path("api/sessions/<str:name>/cancel-escalation", views.cancel_escalation, name="cancel"),
+    path("api/sessions/<str:name>/close", views.close, name="close"),
+]

@@ -1,0 +1,83 @@
+"""Customer side: the chat page and the JSON API (DESIGN §4). Views stay thin:
+access check, parse, one domain call, JSON out."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from chatbot import conversations, payloads, selectors
+from chatbot.conversations import Posted
+from fiido.http import json_api, json_body
+
+
+@require_GET
+@ensure_csrf_cookie
+def chat_page(request: HttpRequest) -> HttpResponse:
+    """The chat page: resumes the visitor's open conversation or starts one."""
+    session = selectors.current_customer_session(request.session)
+    if session is None:
+        session = conversations.start()
+        selectors.remember_owner(request, session)
+    return render(
+        request,
+        "chatbot/chat.html",
+        {"session": session, "state": selectors.session_with_history(session)},
+    )
+
+
+@json_api("POST")
+def start_session(request: HttpRequest) -> JsonResponse:
+    data = json_body(request)
+    session = conversations.start(
+        customer_name=data.get("customer_name", ""), customer_email=data.get("customer_email", "")
+    )
+    selectors.remember_owner(request, session)
+    return JsonResponse(selectors.session_with_history(session), status=201)
+
+
+@json_api("GET")
+@ensure_csrf_cookie
+def session_detail(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.access_customer_session(request, name)
+    if request.GET.get("history") in {"1", "true"}:
+        return JsonResponse(selectors.session_with_history(session))
+    return JsonResponse(payloads.session_state(session))
+
+
+@json_api("POST")
+def post_message(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.access_customer_session(request, name)
+    data = json_body(request)
+    posted = conversations.post_customer_message(
+        session, content=data.get("content"), client_id=data.get("client_id")
+    )
+    return posted_response(posted)
+
+
+@json_api("POST")
+def escalate(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.access_customer_session(request, name)
+    reason = json_body(request).get("reason", "")
+    return JsonResponse(payloads.session_state(conversations.escalate(session, reason=reason)))
+
+
+@json_api("POST")
+def cancel_escalation(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.access_customer_session(request, name)
+    return JsonResponse(payloads.session_state(conversations.cancel_escalation(session)))
+
+
+@json_api("POST")
+def close(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.access_customer_session(request, name)
+    return JsonResponse(payloads.session_state(conversations.close(session)))
+
+
+def posted_response(posted: Posted) -> JsonResponse:
+    """201 for a new message, 200 with the same body for a repeated ``client_id``."""
+    return JsonResponse(
+        {"message": posted.message, "reply": posted.reply}, status=201 if posted.created else 200
+    )

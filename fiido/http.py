@@ -1,0 +1,85 @@
+"""JSON API plumbing: body parsing, size limit, and one mapping of errors to
+``{"error": ...}`` responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial, wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+
+from chatbot.exceptions import ConversationError
+
+
+def error_response(message: str, status: int, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object; an empty body is an empty object."""
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+class BadRequest(ConversationError):
+    """The HTTP request itself is malformed."""
+
+    http_status = 400
+
+
+def json_api(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Give a view the API's error contract: every refusal is a JSON 4xx.
+
+    Only ``methods`` are allowed (405 otherwise); bodies over
+    ``settings.API_MAX_BODY_BYTES`` are refused with 413 before they are
+    read; domain errors map to their ``http_status``.
+    """
+    return partial(_json_api, methods=frozenset(methods))
+
+
+def _json_api(view: Callable[..., HttpResponse], *, methods: frozenset[str]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in methods:
+            response = error_response("Method not allowed.", 405)
+            response["Allow"] = ", ".join(sorted(methods))
+            return response
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response("Invalid Content-Length.", 400)
+        if length > settings.API_MAX_BODY_BYTES:
+            return error_response(
+                f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.", 413
+            )
+        try:
+            return view(request, *args, **kwargs)
+        except ConversationError as error:
+            return error_response(error.message, error.http_status)
+        except Http404 as error:
+            return error_response(str(error) or "Not found.", 404)
+        except PermissionDenied as error:
+            return error_response(str(error) or "Permission denied.", 403)
+        except RequestDataTooBig:
+            return error_response("The request body is too large.", 413)
+
+    return wrapper
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF refusals in the API's JSON shape (pages get the same, briefly)."""
+    return error_response(f"CSRF verification failed: {reason}", 403)

@@ -1,0 +1,62 @@
+"""The wire events of DESIGN §5, one TypedDict each.
+
+Streams send these as the ``data:`` of unnamed SSE events; clients switch on
+``type``. Message and status events are stored in the event log as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+
+class Connected(TypedDict):
+    type: Literal["connected"]
+    session_name: str | None
+    status: str | None
+    last_event_id: int
+
+
+class History(TypedDict):
+    type: Literal["history"]
+    session_name: str
+    status: str
+    messages: list[dict[str, Any]]
+    session: dict[str, Any]
+
+
+class MessageEvent(TypedDict):
+    type: Literal["message"]
+    session_name: str
+    seq: int
+    message: dict[str, Any]
+
+
+class StatusEvent(TypedDict):
+    type: Literal["status"]
+    session_name: str
+    seq: int
+    status: str
+    previous: str
+    agent: dict[str, str] | None
+    escalation_reason: str
+    escalated_at: str | None
+
+
+class Heartbeat(TypedDict):
+    type: Literal["heartbeat"]
+    at: str
+
+
+class Queue(TypedDict):
+    type: Literal["queue"]
+    sessions: list[dict[str, Any]]
+
+
+EVENT_TYPES = {
+    "connected": Connected,
+    "history": History,
+    "message": MessageEvent,
+    "status": StatusEvent,
+    "heartbeat": Heartbeat,
+    "queue": Queue,
+}

@@ -1,0 +1,348 @@
+"""One channel-layer subscription per process, fanned out to its streams.
+
+A stream never touches the layer itself: it registers a ``Subscription`` with
+the hub, and the hub's single reader task pushes each event (encoded once)
+into the inbox of every local subscription of that group. Reading the layer
+from one long-lived task also avoids cancelling ``receive()``, which makes
+channels_redis drop queues and subscriptions (DESIGN §6, known traps).
+
+The hub's clock ticks once a second. It checks Redis (when configured), and
+when the layer is down, or a heartbeat is due, it asks the app's *probe* for
+each group's newest seq and tells the streams that are behind to catch up
+from the database. After an outage it joins its groups again (the core layer
+forgets them when Redis restarts) and makes every stream catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from fiido.realtime.publish import LAYER_MESSAGE_TYPE
+from fiido.realtime.sse import encode
+
+logger = logging.getLogger(__name__)
+
+CLOCK_SECONDS = 1.0  # how often the hub checks the layer; also the polling period while degraded
+LAYER_CALL_TIMEOUT = 2.0  # a group_add that takes longer counts as a layer failure
+RECOVERY_GRACE_SECONDS = 3.0  # keep polling briefly after an outage while subscriptions settle
+INBOX_LIMIT = 500  # a stream further behind than this is told to catch up from the database instead
+
+Probe = Callable[[list[str]], dict[str, int]]
+_probe: Probe | None = None
+
+
+def register_probe(probe: Probe) -> None:
+    """Install the app's look-up of each group's newest seq (one query for many groups)."""
+    global _probe
+    _probe = probe
+
+
+async def db_call(function: Callable, *args):
+    """Run a short database read in the thread pool and close its connection.
+
+    ``thread_sensitive=False`` keeps stream reads off the request's
+    thread-sensitive context, so no thread or connection stays held per stream.
+    """
+
+    def run():
+        close_old_connections()
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    return await sync_to_async(run, thread_sensitive=False)()
+
+
+class Envelope:
+    """One published event, shared by every local stream of its group."""
+
+    __slots__ = ("seq", "data", "_with_id", "_without_id")
+
+    def __init__(self, seq: int, data: str) -> None:
+        self.seq = seq
+        self.data = data
+        self._with_id: bytes | None = None
+        self._without_id: bytes | None = None
+
+    def with_id(self) -> bytes:
+        if self._with_id is None:
+            self._with_id = encode(self.data, id=self.seq)
+        return self._with_id
+
+    def without_id(self) -> bytes:
+        if self._without_id is None:
+            self._without_id = encode(self.data)
+        return self._without_id
+
+
+class Signal:
+    """A hub notice that is not an event: a heartbeat or a catch-up request."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: bytes | None = None) -> None:
+        self.frame = frame
+
+
+CATCH_UP = Signal()
+
+
+class Subscription:
+    """A stream's place in the hub: its group, its last sent seq, its inbox."""
+
+    __slots__ = ("group", "last", "_items", "_waiter", "__weakref__")
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.last = 0
+        self._items: deque = deque()
+        self._waiter: asyncio.Future | None = None
+
+    def push(self, item: Envelope | Signal) -> None:
+        items = self._items
+        if len(items) >= INBOX_LIMIT:
+            # Too far behind: drop what is queued and re-read the database.
+            items.clear()
+            item = CATCH_UP
+        items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Envelope | Signal:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+class Hub:
+    """The per-process owner of the channel layer subscription."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.redis_url = settings.REDIS_URL if not isinstance(layer, InMemoryChannelLayer) else ""
+        self.groups: dict[str, set[Subscription]] = {}
+        self.channel: str | None = None
+        self.degraded = False
+        self._channel_ready = asyncio.Event()
+        self._joins: dict[str, asyncio.Future] = {}
+        self._polling_until = 0.0
+        self._next_heartbeat = time.monotonic() + settings.SSE_HEARTBEAT_SECONDS
+        self._background: set[asyncio.Task] = set()
+        self._tasks = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(self._clock()),
+        ]
+
+    # -- public --------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        if not self.redis_url:
+            return "in-memory"
+        return "degraded" if self.degraded else "redis"
+
+    async def subscribe(self, group: str) -> Subscription:
+        """Register a stream for ``group``; live events flow once this returns."""
+        subscription = Subscription(group)
+        members = self.groups.get(group)
+        if members is None:
+            members = self.groups[group] = set()
+            self._joins[group] = asyncio.ensure_future(self._join(group))
+        members.add(subscription)
+        join = self._joins.get(group)
+        if join is not None:
+            await asyncio.shield(join)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Forget a stream; the last one out of a group leaves the layer group."""
+        members = self.groups.get(subscription.group)
+        if members is None:
+            return
+        members.discard(subscription)
+        if not members:
+            del self.groups[subscription.group]
+            self._joins.pop(subscription.group, None)
+            self._spawn(self._leave(subscription.group))
+
+    def stop(self) -> None:
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+
+    # -- layer ---------------------------------------------------------------
+    async def _join(self, group: str) -> None:
+        try:
+            await asyncio.wait_for(self._channel_ready.wait(), LAYER_CALL_TIMEOUT)
+            await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_CALL_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 - streams poll until the hub rejoins
+            self._set_degraded(error)
+        finally:
+            self._joins.pop(group, None)
+
+    async def _leave(self, group: str) -> None:
+        if group in self.groups or self.channel is None:
+            return  # a new stream joined meanwhile
+        try:
+            await asyncio.wait_for(self.layer.group_discard(group, self.channel), LAYER_CALL_TIMEOUT)
+        except Exception:  # noqa: BLE001 - a stale membership only costs a dropped message
+            logger.debug("group_discard(%s) failed", group, exc_info=True)
+
+    async def _read(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if self.channel is None:
+                    self.channel = await self.layer.new_channel(prefix="fiido.hub.")
+                    self._channel_ready.set()
+                message = await self.layer.receive(self.channel)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001
+                self._set_degraded(error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self._dispatch(message)
+
+    def _dispatch(self, message: dict) -> None:
+        if message.get("type") != LAYER_MESSAGE_TYPE:
+            return
+        members = self.groups.get(message["group"])
+        if members:
+            envelope = Envelope(message["seq"], message["data"])
+            for subscription in members:
+                subscription.push(envelope)
+
+    # -- clock ---------------------------------------------------------------
+    async def _clock(self) -> None:
+        client = None
+        if self.redis_url:
+            import redis.asyncio as aioredis
+
+            client = aioredis.from_url(
+                self.redis_url, socket_timeout=1, socket_connect_timeout=1, retry_on_timeout=False
+            )
+        while True:
+            await asyncio.sleep(CLOCK_SECONDS)
+            try:
+                if client is not None:
+                    await self._check_layer(client)
+                now = time.monotonic()
+                heartbeat_due = now >= self._next_heartbeat
+                if heartbeat_due:
+                    self._next_heartbeat = now + settings.SSE_HEARTBEAT_SECONDS
+                if heartbeat_due or self.degraded or now < self._polling_until:
+                    await self._catch_up_lagging()
+                if heartbeat_due:
+                    self._broadcast(Signal(encode({"type": "heartbeat", "at": _now_iso()})))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the clock must keep ticking
+                logger.exception("Realtime hub clock tick failed")
+
+    async def _check_layer(self, client) -> None:
+        try:
+            await client.ping()
+        except Exception as error:  # noqa: BLE001
+            self._set_degraded(error)
+            return
+        if self.degraded:
+            await self._recover()
+
+    async def _recover(self) -> None:
+        """Join every group again, then make every stream re-read the database."""
+        if self.channel is None:
+            return  # the reader has not got a channel yet; try again next tick
+        try:
+            for group in list(self.groups):
+                await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_CALL_TIMEOUT)
+        except Exception as error:  # noqa: BLE001
+            logger.debug("Rejoining groups failed: %s", error)
+            return
+        self.degraded = False
+        self._polling_until = time.monotonic() + RECOVERY_GRACE_SECONDS
+        logger.warning("Channel layer reachable again; %d groups rejoined.", len(self.groups))
+        self._broadcast(CATCH_UP)
+
+    def _set_degraded(self, error: BaseException) -> None:
+        if not self.degraded:
+            logger.warning(
+                "Channel layer unavailable (%s); streams read the database every %.0f s.",
+                error or type(error).__name__,
+                CLOCK_SECONDS,
+            )
+        self.degraded = True
+
+    async def _catch_up_lagging(self) -> None:
+        """Tell every stream whose group has events it has not sent to catch up."""
+        if not self.groups:
+            return
+        groups = list(self.groups)
+        if _probe is None:
+            self._broadcast(CATCH_UP)
+            return
+        latest = await db_call(_probe, groups)
+        for group in groups:
+            newest = latest.get(group)
+            for subscription in list(self.groups.get(group, ())):
+                if newest is None or subscription.last < newest:
+                    subscription.push(CATCH_UP)
+
+    def _broadcast(self, item: Envelope | Signal) -> None:
+        for members in list(self.groups.values()):
+            for subscription in list(members):
+                subscription.push(item)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """This event loop's hub, started on first use."""
+    loop = asyncio.get_running_loop()
+    layer = get_channel_layer()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        if hub is not None:
+            hub.stop()
+        hub = _hubs[loop] = Hub(layer)
+    return hub
+
+
+def current_hub() -> Hub | None:
+    """This event loop's hub if one is running (for health checks and tests)."""
+    try:
+        return _hubs.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
+def all_subscriptions(hub: Hub) -> Iterable[Subscription]:
+    for members in hub.groups.values():
+        yield from members

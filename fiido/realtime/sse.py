@@ -1,0 +1,33 @@
+"""The one SSE encoder: every byte a stream sends is written here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+SSE_RETRY_MS = 3000  # browsers reconnect 3 s after a network error (DESIGN §5)
+RETRY_FRAME = b"retry: %d\n\n" % SSE_RETRY_MS
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def dumps(payload: Mapping[str, Any]) -> str:
+    """Compact JSON, the form events are stored and sent in."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(payload: Mapping[str, Any] | str, *, id: int | None = None) -> bytes:
+    """One unnamed SSE event: an optional ``id:`` line and one ``data:`` line.
+
+    ``payload`` is a dict or already-encoded JSON text. JSON text never holds
+    a raw newline, so one ``data:`` line always suffices.
+    """
+    data = payload if isinstance(payload, str) else dumps(payload)
+    if id is None:
+        return b"data: " + data.encode() + b"\n\n"
+    return b"id: %d\ndata: " % id + data.encode() + b"\n\n"

@@ -1,0 +1,50 @@
+"""Who counts as an agent, and the decorators that keep everyone else out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+
+from fiido.http import error_response
+
+AGENTS_GROUP = "agents"
+
+
+def is_agent(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Agents are active users in the ``agents`` group, or staff."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Pages: send anonymous visitors to the login page; refuse non-agents (403)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_agent(request.user):
+            return HttpResponse("Agents only.", status=403, content_type="text/plain")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def agent_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """API: 401 JSON when not logged in (fetch cannot follow a login redirect), 403 for non-agents."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return error_response("Log in as an agent first.", 401)
+        if not is_agent(request.user):
+            return error_response("Agents only.", 403)
+        return view(request, *args, **kwargs)
+
+    return wrapper

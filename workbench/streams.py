@@ -1,0 +1,63 @@
+"""The agents' streams: one session's events, and the live queue (DESIGN §5)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user
+from django.http import Http404
+
+from chatbot import selectors
+from chatbot.models import ChatSession
+from chatbot.streams import requested_last_event_id, session_stream
+from fiido.realtime import QUEUE_GROUP
+from fiido.realtime.hub import db_call
+from fiido.realtime.stream import django_session, queue_events, send_json_error, serve
+from workbench.permissions import is_agent
+
+
+class _Request:
+    """Just enough of a request for ``django.contrib.auth.get_user``."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+
+def _agent_status(scope) -> int:
+    """200 for a logged-in agent, 401 for nobody, 403 for a non-agent."""
+    user = get_user(_Request(django_session(scope)))
+    if not user.is_authenticated:
+        return 401
+    return 200 if is_agent(user) else 403
+
+
+def _agent_session(scope, name: str) -> tuple[int, ChatSession | None]:
+    status = _agent_status(scope)
+    if status != 200:
+        return status, None
+    try:
+        return 200, selectors.get_session(name)
+    except Http404:
+        return 404, None
+
+
+_REFUSALS = {401: "Log in as an agent first.", 403: "Agents only.", 404: selectors.SESSION_NOT_FOUND}
+
+
+async def agent_session_events(scope, receive, send, *, name: str) -> None:
+    """``GET /workbench/api/sessions/<name>/events``."""
+    if scope["method"] != "GET":
+        return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
+    status, session = await db_call(_agent_session, scope, name)
+    if session is None:
+        return await send_json_error(send, status, _REFUSALS[status])
+    await serve(receive, send, session_stream(session, requested_last_event_id(scope)))
+
+
+async def queue_events_endpoint(scope, receive, send) -> None:
+    """``GET /workbench/api/events``: the live queue for agents."""
+    if scope["method"] != "GET":
+        return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
+    status = await db_call(_agent_status, scope)
+    if status != 200:
+        return await send_json_error(send, status, _REFUSALS[status])
+    frames = queue_events(QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot))
+    await serve(receive, send, frames)

@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from workbench import views
+
+app_name = "workbench"
+
+# The two streams (api/events and api/sessions/<name>/events) are served by
+# workbench.streams, routed in fiido.asgi ahead of Django's middleware.
+urlpatterns = [
+    path("", views.queue_page, name="queue"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sessions/<str:name>", views.session_page, name="session"),
+    path("api/sessions", views.session_list, name="api-sessions"),
+    path("api/sessions/<str:name>", views.session_detail, name="api-session"),
+    path("api/sessions/<str:name>/takeover", views.take_over, name="api-takeover"),
+    path("api/sessions/<str:name>/release", views.release, name="api-release"),
+    path("api/sessions/<str:name>/close", views.close, name="api-close"),
+    path("api/sessions/<str:name>/messages", views.post_message, name="api-messages"),
+]

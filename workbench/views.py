@@ -1,0 +1,81 @@
+"""Agent side: the queue and session pages and the agent JSON API (DESIGN §4)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from chatbot import conversations, payloads, selectors
+from chatbot.exceptions import InvalidInput
+from chatbot.models import ChatSession
+from chatbot.views import posted_response
+from fiido.http import json_api, json_body
+from workbench.permissions import agent_api, agent_required
+
+
+@agent_required
+@ensure_csrf_cookie
+def queue_page(request: HttpRequest) -> HttpResponse:
+    snapshot, _version = selectors.queue_snapshot()
+    return render(request, "workbench/queue.html", {"queue": snapshot})
+
+
+@agent_required
+@ensure_csrf_cookie
+def session_page(request: HttpRequest, name: str) -> HttpResponse:
+    session = selectors.get_session(name)
+    return render(
+        request,
+        "workbench/session.html",
+        {"session": session, "state": selectors.session_with_history(session)},
+    )
+
+
+@json_api("GET")
+@agent_api
+def session_list(request: HttpRequest) -> JsonResponse:
+    raw = request.GET.get("status", "")
+    statuses = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = set(statuses) - set(ChatSession.Status.values)
+    if unknown:
+        raise InvalidInput(f"Unknown status: {', '.join(sorted(unknown))}.")
+    return JsonResponse({"sessions": selectors.list_sessions(statuses)})
+
+
+@json_api("GET")
+@agent_api
+def session_detail(request: HttpRequest, name: str) -> JsonResponse:
+    return JsonResponse(selectors.session_with_history(selectors.get_session(name)))
+
+
+@json_api("POST")
+@agent_api
+def take_over(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.get_session(name)
+    return JsonResponse(payloads.session_state(conversations.take_over(session, agent=request.user)))
+
+
+@json_api("POST")
+@agent_api
+def release(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.get_session(name)
+    return JsonResponse(payloads.session_state(conversations.release(session, by=request.user)))
+
+
+@json_api("POST")
+@agent_api
+def close(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.get_session(name)
+    return JsonResponse(payloads.session_state(conversations.close(session, by=request.user)))
+
+
+@json_api("POST")
+@agent_api
+def post_message(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.get_session(name)
+    data = json_body(request)
+    posted = conversations.post_agent_message(
+        session, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
+    )
+    return posted_response(posted)
