@@ -91,6 +91,4 @@ def parse(text: str) -> list[Part]:
 
 def plain_text(text: str) -> str:
     """The message as one line of text with each card shown by its title."""
-    return " ".join(
-        part["text"] if part["type"] == "text" else f"[{part['title']}]" for part in parse(text)
-    ).strip()
+    return " ".join(part["text"] if part["type"] == "text" else f"[{part['title']}]" for part in parse(text)).strip()

@@ -64,18 +64,14 @@ def start(*, customer_name: str = "", customer_email: str = "") -> ChatSession:
     customer_name = _optional_text(customer_name, "customer_name", 100)
     customer_email = _optional_text(customer_email, "customer_email", 254)
     with transaction.atomic(durable=True):
-        session = ChatSession.objects.create(
-            customer_name=customer_name, customer_email=customer_email
-        )
+        session = ChatSession.objects.create(customer_name=customer_name, customer_email=customer_email)
         changes = _Changes(session)
         changes.message(Role.BOT, get_bot().greeting())
         changes.save()
     return session
 
 
-def post_customer_message(
-    session: ChatSession, *, content: Any, client_id: Any = None
-) -> Posted:
+def post_customer_message(session: ChatSession, *, content: Any, client_id: Any = None) -> Posted:
     """Store a customer message; in ``bot_active`` the bot answers it.
 
     The message is committed (and published) before the bot is asked, so a
@@ -156,9 +152,7 @@ def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
         if not (_is_assigned(locked, by) or by.is_superuser):
             raise NotAllowed("Only the agent in this conversation can release it.")
         changes = _Changes(locked)
-        changes.transition(
-            Status.BOT_ACTIVE, assigned_agent=None, escalated_at=None, escalation_reason=""
-        )
+        changes.transition(Status.BOT_ACTIVE, assigned_agent=None, escalated_at=None, escalation_reason="")
         changes.message(Role.SYSTEM, f"{payloads.display_name(by)} left; the assistant is back")
         changes.save()
     return _refresh(session, locked)
@@ -175,9 +169,7 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
         if locked.status == Status.CLOSED:
             raise IllegalTransition("The conversation is already closed.")
         if by is not None and not (
-            by.is_superuser
-            or _is_assigned(locked, by)
-            or locked.status == Status.PENDING_MANUAL
+            by.is_superuser or _is_assigned(locked, by) or locked.status == Status.PENDING_MANUAL
         ):
             raise NotAllowed("Only the agent in this conversation can close it.")
         changes = _Changes(locked)
@@ -188,9 +180,7 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
     return _refresh(session, locked)
 
 
-def post_agent_message(
-    session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None
-) -> Posted:
+def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None) -> Posted:
     """Store a message from the agent holding a ``manual_live`` conversation."""
     content = _message_content(content)
     client_uuid = _client_uuid(client_id)
@@ -283,11 +273,7 @@ class _Changes:
 
 
 def _lock(session: ChatSession) -> ChatSession:
-    return (
-        ChatSession.objects.select_for_update(of=("self",))
-        .select_related("assigned_agent")
-        .get(pk=session.pk)
-    )
+    return ChatSession.objects.select_for_update(of=("self",)).select_related("assigned_agent").get(pk=session.pk)
 
 
 def _refresh(session: ChatSession, locked: ChatSession) -> ChatSession:
@@ -308,18 +294,12 @@ def _is_assigned(session: ChatSession, user: AbstractBaseUser) -> bool:
 
 
 def _escalate_locked(changes: _Changes, *, reason: str) -> None:
-    changes.transition(
-        Status.PENDING_MANUAL, escalated_at=timezone.now(), escalation_reason=reason[:REASON_MAX_CHARS]
-    )
+    changes.transition(Status.PENDING_MANUAL, escalated_at=timezone.now(), escalation_reason=reason[:REASON_MAX_CHARS])
 
 
 def _repeated(session: ChatSession, client_uuid: uuid.UUID, role: str) -> Posted | None:
     """The earlier outcome of a send with this ``client_id``, if there was one."""
-    existing = (
-        Message.objects.filter(session=session, client_id=client_uuid)
-        .select_related("event")
-        .first()
-    )
+    existing = Message.objects.filter(session=session, client_id=client_uuid).select_related("event").first()
     if existing is None:
         return None
     if existing.role != role:
@@ -338,9 +318,7 @@ def _stored_message(message: Message) -> dict[str, Any]:
 
 def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | None:
     """Ask the bot, then store its reply if the bot still holds the conversation."""
-    history = list(
-        Message.objects.filter(session=session).order_by("-id")[:BOT_HISTORY_MESSAGES]
-    )[::-1]
+    history = list(Message.objects.filter(session=session).order_by("-id")[:BOT_HISTORY_MESSAGES])[::-1]
     reply = _ask_bot(session, history)
     with transaction.atomic(durable=True):
         locked = _lock(session)

@@ -80,9 +80,7 @@ class Message(models.Model):
     # Chosen by the sender; a repeated send with the same id creates nothing.
     client_id = models.UUIDField()
     # The customer message a bot reply answers, so a retried send can return it.
-    reply_to = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reply"
-    )
+    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reply")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -112,9 +110,7 @@ class Event(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # The message this event carries (message events only), so a retried send
     # can return exactly what was stored.
-    message = models.OneToOneField(
-        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="event"
-    )
+    message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="event")
     # The JSON text a stream sends, exactly as written (text, not jsonb, so
     # nothing reorders or re-encodes it).
     payload = models.TextField()

@@ -86,11 +86,7 @@ def session_with_history(session: ChatSession) -> dict[str, Any]:
 
 def events_after(session_id: int, seq: int) -> list[tuple[int, str]]:
     """The stored events of a session after ``seq``, in order, as (seq, json)."""
-    return list(
-        Event.objects.filter(session_id=session_id, seq__gt=seq)
-        .order_by("seq")
-        .values_list("seq", "payload")
-    )
+    return list(Event.objects.filter(session_id=session_id, seq__gt=seq).order_by("seq").values_list("seq", "payload"))
 
 
 def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[bytes], int]:
@@ -213,12 +209,14 @@ def list_sessions(statuses: list[str] | None = None) -> list[dict[str, Any]]:
 def queue_snapshot() -> tuple[dict[str, Any], int]:
     """The queue stream's ``queue`` event, and the version it reflects."""
     version = queue_version()
-    waiting = ChatSession.objects.select_related("assigned_agent").filter(
-        status=Status.PENDING_MANUAL
-    ).order_by("escalated_at", "id")
-    live = ChatSession.objects.select_related("assigned_agent").filter(
-        status=Status.MANUAL_LIVE
-    ).order_by("-updated_at")
+    waiting = (
+        ChatSession.objects.select_related("assigned_agent")
+        .filter(status=Status.PENDING_MANUAL)
+        .order_by("escalated_at", "id")
+    )
+    live = (
+        ChatSession.objects.select_related("assigned_agent").filter(status=Status.MANUAL_LIVE).order_by("-updated_at")
+    )
     recent = (
         ChatSession.objects.select_related("assigned_agent")
         .filter(status=Status.BOT_ACTIVE, updated_at__gte=timezone.now() - timedelta(days=1))

@@ -51,9 +51,7 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 def post_message(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
     data = json_body(request)
-    posted = conversations.post_customer_message(
-        session, content=data.get("content"), client_id=data.get("client_id")
-    )
+    posted = conversations.post_customer_message(session, content=data.get("content"), client_id=data.get("client_id"))
     return posted_response(posted)
 
 
@@ -78,6 +76,4 @@ def close(request: HttpRequest, name: str) -> JsonResponse:
 
 def posted_response(posted: Posted) -> JsonResponse:
     """201 for a new message, 200 with the same body for a repeated ``client_id``."""
-    return JsonResponse(
-        {"message": posted.message, "reply": posted.reply}, status=201 if posted.created else 200
-    )
+    return JsonResponse({"message": posted.message, "reply": posted.reply}, status=201 if posted.created else 200)

@@ -12,8 +12,7 @@ def check_channel_layer(app_configs, **kwargs) -> list[Warning]:
     if not settings.DEBUG and not settings.REDIS_URL:
         return [
             Warning(
-                "REDIS_URL is not set: the in-memory channel layer only delivers "
-                "events inside one process.",
+                "REDIS_URL is not set: the in-memory channel layer only delivers events inside one process.",
                 hint="Set REDIS_URL when running more than one worker.",
                 id="fiido.W001",
             )

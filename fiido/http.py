@@ -63,9 +63,7 @@ def _json_api(view: Callable[..., HttpResponse], *, methods: frozenset[str]) -> 
         except ValueError:
             return error_response("Invalid Content-Length.", 400)
         if length > settings.API_MAX_BODY_BYTES:
-            return error_response(
-                f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.", 413
-            )
+            return error_response(f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.", 413)
         try:
             return view(request, *args, **kwargs)
         except ConversationError as error:

@@ -1,0 +1,101 @@
+"""Shared fixtures: real Redis, real daphne workers, agents, captured events."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import pytest
+
+from tests.support import RedisServer, Worker, need, redis_answers, worker_env
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis to talk to: ``REDIS_URL`` if set, else a private redis-server."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        if not redis_answers(url):
+            need(f"REDIS_URL={url} does not answer")
+        yield url
+        return
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server():
+    """A private redis-server this test may stop and start again."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def agent_user(django_user_model):
+    from workbench.management.commands.create_agent import ensure_agent
+
+    user, _ = ensure_agent("alice", "alice-password", first_name="Alice")
+    return user
+
+
+@pytest.fixture
+def other_agent(django_user_model):
+    from workbench.management.commands.create_agent import ensure_agent
+
+    user, _ = ensure_agent("bob", "bob-password", first_name="Bob")
+    return user
+
+
+@pytest.fixture
+def published_events(monkeypatch, django_capture_on_commit_callbacks):
+    """Capture what the state machine publishes, the way Zulip's
+    ``capture_send_event_calls`` does: ``with published_events(expect=2) as sent:``."""
+    from fiido.realtime import publish
+
+    @contextlib.contextmanager
+    def capture(expect: int | None = None):
+        sent: list[tuple[str, dict]] = []
+
+        async def fake_send(group, message):
+            sent.append((group, message))
+
+        monkeypatch.setattr(publish, "_send", fake_send)
+        with django_capture_on_commit_callbacks(execute=True):
+            yield sent
+        if expect is not None:
+            session_events = [m for g, m in sent if g.startswith("session.")]
+            assert len(session_events) == expect, sent
+
+    return capture
+
+
+@pytest.fixture
+def workers(transactional_db, request):
+    """Start daphne workers against the test database: ``workers(2, redis_url=...)``."""
+    started: list[Worker] = []
+
+    def start(count: int = 2, **env: str) -> list[Worker]:
+        for index in range(count):
+            worker = Worker(worker_env(**env), name=f"worker{len(started) + index}")
+            started.append(worker.start())
+        return started[-count:]
+
+    yield start
+    for worker in started:
+        worker.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for worker in started:
+            print(f"--- {worker.name} log ---\n{worker.output()[-5000:]}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

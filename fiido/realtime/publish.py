@@ -52,10 +52,7 @@ class _LayerHealth:
             self.failing_since = None
 
     def should_skip(self) -> bool:
-        return (
-            self.failing_since is not None
-            and time.monotonic() - self.failing_since < RETRY_AFTER_FAILURE_SECONDS
-        )
+        return self.failing_since is not None and time.monotonic() - self.failing_since < RETRY_AFTER_FAILURE_SECONDS
 
 
 _health = _LayerHealth()
