@@ -8,7 +8,10 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.utils import timezone
 
 
 def new_session_name() -> str:
@@ -124,3 +127,138 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.kind}"
+
+
+# ---------------------------------------------------------------------------
+# The built-in bot's knowledge: FAQ entries and orders (editable in the admin)
+# ---------------------------------------------------------------------------
+class FaqEntry(models.Model):
+    """A question the built-in bot answers, found by its keywords or by resemblance."""
+
+    question = models.CharField(max_length=200, unique=True)
+    keywords = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated words or phrases, in any language (e.g. “delivery, shipping, 发货”).",
+    )
+    answer = models.TextField()
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["question"]
+        verbose_name = "FAQ entry"
+        verbose_name_plural = "FAQ entries"
+
+    def __str__(self) -> str:
+        return self.question
+
+    def keyword_list(self) -> list[str]:
+        return [word.strip().lower() for word in self.keywords.split(",") if word.strip()]
+
+
+class CardStatus(models.TextChoices):
+    """The status vocabulary of product cards (DESIGN §7); values are shown as they are."""
+
+    PENDING = "Pending", "Pending"
+    SHIPPED = "Shipped", "Shipped"
+    IN_TRANSIT = "In Transit", "In Transit"
+    OUT_FOR_DELIVERY = "Out for Delivery", "Out for Delivery"
+    DELIVERY_FAILED = "Delivery Failed", "Delivery Failed"
+    RECEIVED = "Received", "Received"
+    RETURNED_REFUNDED = "Returned & Refunded", "Returned & Refunded"
+    REFUNDED = "Refunded", "Refunded"
+    CANCELLED = "Cancelled", "Cancelled"
+    ACTIVE = "Active", "Active"
+    EXPIRED = "Expired", "Expired"
+
+
+_http_url = URLValidator(schemes=["http", "https"])
+
+
+class Order(models.Model):
+    """A shop order the bot can look up by its number (``UK22080``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        REFUNDED = "refunded", "Refunded"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Currency(models.TextChoices):
+        GBP = "GBP", "£ (GBP)"
+        USD = "USD", "$ (USD)"
+        EUR = "EUR", "€ (EUR)"
+        PLN = "PLN", "zł (PLN)"
+
+    number = models.CharField(
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^(US|UK|EU|DE|FR|IT|ES|NL|PL)\d{3,12}$", "A prefix such as UK, then digits.")],
+        help_text="Upper case, e.g. UK22080.",
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROCESSING)
+    currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.GBP)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    placed_at = models.DateTimeField(default=timezone.now)
+    customer_name = models.CharField(max_length=100, blank=True)
+    customer_email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args, **kwargs) -> None:
+        self.number = self.number.strip().upper()
+        super().save(*args, **kwargs)
+
+
+class Shipment(models.Model):
+    """A parcel of an order: carrier, tracking number and where to track it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    carrier = models.CharField(max_length=50)
+    tracking_number = models.CharField(max_length=60, blank=True)
+    tracking_url = models.CharField(max_length=500, blank=True, validators=[_http_url])
+    status = models.CharField(max_length=20, choices=CardStatus.choices, default=CardStatus.SHIPPED)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_number}".strip()
+
+
+class OrderItem(models.Model):
+    """A line item; the bot shows one product card per item."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product_name = models.CharField(max_length=200)
+    image_url = models.CharField(max_length=500, blank=True, validators=[_http_url])
+    quantity = models.PositiveIntegerField(default=1)
+    price = models.DecimalField(max_digits=10, decimal_places=2, help_text="The line's price, in the order's currency.")
+    # Empty: the item shows its shipment's status (or Pending before it ships).
+    status = models.CharField(max_length=20, choices=CardStatus.choices, blank=True)
+    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_name}"
+
+    def clean(self) -> None:
+        if self.shipment_id is not None and self.shipment.order_id != self.order_id:
+            raise ValidationError({"shipment": "The shipment belongs to another order."})
+
+    @property
+    def card_status(self) -> str:
+        if self.status:
+            return self.status
+        return self.shipment.status if self.shipment is not None else CardStatus.PENDING
