@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -178,6 +178,16 @@ def session_row(session: ChatSession, last_message: Message | None = None) -> di
             else None
         ),
     }
+
+
+def queue_position(session: ChatSession) -> int | None:
+    """The session's place in the agents' queue (1 = next), or None when it is not waiting."""
+    if session.status != Status.PENDING_MANUAL or session.escalated_at is None:
+        return None
+    ahead = ChatSession.objects.filter(status=Status.PENDING_MANUAL).filter(
+        Q(escalated_at__lt=session.escalated_at) | Q(escalated_at=session.escalated_at, id__lt=session.id)
+    )
+    return ahead.count() + 1
 
 
 def session_rows(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:

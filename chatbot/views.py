@@ -42,9 +42,10 @@ def start_session(request: HttpRequest) -> JsonResponse:
 @ensure_csrf_cookie
 def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
+    position = {"queue_position": selectors.queue_position(session)}  # the customer's place while waiting
     if request.GET.get("history") in {"1", "true"}:
-        return JsonResponse(selectors.session_with_history(session))
-    return JsonResponse(payloads.session_state(session))
+        return JsonResponse({**selectors.session_with_history(session), **position})
+    return JsonResponse({**payloads.session_state(session), **position})
 
 
 @json_api("POST")
