@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
-from chatbot.models import ChatSession, Event, Message
+from chatbot.bots.orders import money
+from chatbot.models import ChatSession, Event, FaqEntry, Message, Order, OrderItem, Shipment
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -74,3 +75,46 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# ---------------------------------------------------------------------------
+# The built-in bot's knowledge: FAQ and orders
+# ---------------------------------------------------------------------------
+@admin.register(FaqEntry)
+class FaqEntryAdmin(admin.ModelAdmin):
+    list_display = ["question", "keywords", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["question", "keywords", "answer"]
+
+
+class ShipmentInline(admin.TabularInline):
+    model = Shipment
+    extra = 0
+    fields = ["carrier", "tracking_number", "tracking_url", "status", "shipped_at"]
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    extra = 0
+    fields = ["product_name", "image_url", "quantity", "price", "status", "shipment"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "shipment":
+            # Only this order's parcels (none yet while the order is being added).
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = Shipment.objects.filter(order_id=object_id) if object_id else Shipment.objects.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "status", "total_display", "placed_at", "customer_name", "customer_email"]
+    list_filter = ["status", "currency"]
+    search_fields = ["number", "customer_name", "customer_email", "items__product_name", "shipments__tracking_number"]
+    date_hierarchy = "placed_at"
+    inlines = [ShipmentInline, OrderItemInline]
+
+    @admin.display(description="total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return money(obj.total, obj.currency)

@@ -1,30 +1,167 @@
-"""The built-in assistant: works offline, answers from the FAQ and looks up orders."""
+"""The built-in assistant: works offline, answers from the FAQ and looks up orders.
+
+Each customer message is tried against, in order: a request for a person
+(escalate), order numbers (summary plus product cards, or a plain "not
+found"), small talk, a question about an order without its number, the FAQ
+(keywords, with typos and plurals forgiven, or a question that reads like an
+entry's), and finally an honest "I don't know" with the offer of a person.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from difflib import SequenceMatcher, get_close_matches
 
+from chatbot.bots import orders
 from chatbot.bots.base import GREETING, BotReply
-from chatbot.models import ChatSession, Message
+from chatbot.models import ChatSession, FaqEntry, Message
 
-HANDOFF_WORDS = ("human", "agent", "person", "人工", "转人工", "客服")
+# Asking for a person, as the original workflow recognised it. English words
+# match whole words ("person" but not "personal"); Chinese ones anywhere.
+HANDOFF_WORDS_EN = (
+    "human",
+    "humans",
+    "agent",
+    "agents",
+    "person",
+    "real person",
+    "representative",
+    "operator",
+    "customer service",
+    "live chat",
+    "someone real",
+)
+HANDOFF_WORDS_ZH = ("人工", "转人工", "人工客服", "客服", "真人")
+_HANDOFF_EN = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in HANDOFF_WORDS_EN) + r")\b", re.IGNORECASE)
+
+_GREETING = re.compile(
+    r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening)|你好|您好|嗨)( there)?\W*$", re.IGNORECASE
+)
+_THANKS = re.compile(r"^\W*(thanks?( you)?( very much| so much| a lot)?|thx|cheers|谢谢|多谢)\W*$", re.IGNORECASE)
+_ORDER_QUESTION = re.compile(
+    r"\b(my|an?|the|our) (order|parcel|package|delivery)\b|\btrack(ing)?\b|\border (number|status)\b|订单|包裹|物流",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W_]+")
+
+FAQ_QUESTION_SIMILARITY = 0.7  # a message this close to an entry's question is that question
+FUZZY_WORD_SIMILARITY = 0.8  # "warrenty" is "warranty"; "bike" is not "like"
+FUZZY_MIN_LENGTH = 5  # shorter words must match exactly
+
+HANDOFF_REPLY = "Of course, I'm connecting you with a person now. An agent will join this chat shortly."
+THANKS_REPLY = "You're welcome! Is there anything else I can help you with?"
+ASK_ORDER_NUMBER = (
+    "I can look that up. What is your order number? It is in your confirmation email and looks like UK22080."
+)
+DONT_KNOW = (
+    "Sorry, I don't know the answer to that. I can help with delivery, returns, warranty, batteries "
+    "and charging, or look up an order number like UK22080. Would you like to talk to a person? "
+    "Just say “agent” or press “Talk to a person”."
+)
 
 
 class BuiltinBot:
+    """The default bot (``CHATBOT_BACKEND``); needs nothing but the database."""
+
     def greeting(self) -> str:
         return GREETING
 
     def reply(self, session: ChatSession, history: Sequence[Message]) -> BotReply:
-        text = history[-1].content if history else ""
-        lowered = text.lower()
-        if any(word in lowered for word in HANDOFF_WORDS):
-            return BotReply(
-                "Of course, I'm connecting you with a person now.",
-                escalate=True,
-                reason="Customer asked for a person",
-            )
-        return BotReply(
-            "Sorry, I don't know the answer to that. You can ask me about an order "
-            "number, or press “Talk to a person”.",
-            answered=False,
-        )
+        text = last_customer_text(history)
+        if wants_person(text):
+            return BotReply(HANDOFF_REPLY, escalate=True, reason="Customer asked for a person")
+        numbers = orders.find_order_numbers(text)
+        if numbers:
+            return order_answer(numbers)
+        if _GREETING.match(text):
+            return BotReply(GREETING)
+        if _THANKS.match(text):
+            return BotReply(THANKS_REPLY)
+        if _ORDER_QUESTION.search(text):
+            return BotReply(ASK_ORDER_NUMBER)
+        entry = match_faq(text)
+        if entry is not None:
+            return BotReply(entry.answer)
+        return BotReply(DONT_KNOW, answered=False)
+
+
+def last_customer_text(history: Sequence[Message]) -> str:
+    """What the customer said last (the message the bot is answering)."""
+    for message in reversed(history):
+        if message.role == Message.Role.USER:
+            return message.content
+    return ""
+
+
+def wants_person(text: str) -> bool:
+    """True when the customer asks for a person, in English or Chinese."""
+    return bool(_HANDOFF_EN.search(text)) or any(word in text for word in HANDOFF_WORDS_ZH)
+
+
+def order_answer(numbers: Sequence[str]) -> BotReply:
+    """Look each order up: found ones get cards; unknown ones a plain sentence, no card."""
+    found, missing = [], []
+    for number in numbers[: orders.MAX_ORDERS_PER_REPLY]:
+        order = orders.lookup(number)
+        if order is None:
+            missing.append(orders.not_found_reply(number))
+        else:
+            found.append(orders.order_reply(order))
+    return BotReply("\n\n".join(found + missing), answered=bool(found))
+
+
+# ---------------------------------------------------------------------------
+# FAQ matching
+# ---------------------------------------------------------------------------
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _words(text: str) -> list[str]:
+    return [_stem(word) for word in _WORD.findall(text.lower())]
+
+
+def _keyword_hit(keyword: str, lowered: str, words: list[str]) -> bool:
+    if not keyword.isascii():
+        return keyword in lowered  # Chinese and other scripts without spaces
+    wanted = _words(keyword)
+    if not wanted:
+        return False
+    if len(wanted) > 1:
+        return " ".join(wanted) in " ".join(words)
+    word = wanted[0]
+    if word in words:
+        return True
+    if len(word) < FUZZY_MIN_LENGTH:
+        return False
+    candidates = [w for w in words if len(w) >= FUZZY_MIN_LENGTH]
+    return bool(get_close_matches(word, candidates, n=1, cutoff=FUZZY_WORD_SIMILARITY))
+
+
+def match_faq(text: str) -> FaqEntry | None:
+    """The active FAQ entry that best fits ``text``, or None if none fits.
+
+    An entry fits when one of its keywords occurs (whole words; a typo or a
+    plural still counts), or when the message reads like its question. The
+    most keyword hits wins; resemblance to the question breaks ties.
+    """
+    lowered = text.lower()
+    words = _words(text)
+    if not lowered.strip():
+        return None
+    best: tuple[float, float] | None = None
+    chosen = None
+    for entry in FaqEntry.objects.filter(is_active=True):
+        hits = sum(_keyword_hit(keyword, lowered, words) for keyword in entry.keyword_list())
+        likeness = SequenceMatcher(None, lowered.strip(), entry.question.lower()).ratio()
+        if hits == 0 and likeness < FAQ_QUESTION_SIMILARITY:
+            continue
+        score = (hits, likeness)
+        if best is None or score > best:
+            best, chosen = score, entry
+    return chosen

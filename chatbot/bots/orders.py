@@ -1,0 +1,132 @@
+"""Order look-up shared by every bot: find order numbers, fetch orders, and
+write the reply with one ``[PRODUCT]`` block per line item (DESIGN §7).
+
+Both the built-in bot and the LLM bot's tool call end here, so the blocks a
+customer sees always come from the database, never from a model's
+imagination.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from chatbot import cards
+from chatbot.models import Order
+
+# The original shop's prefixes, then digits; "#UK22080", "uk 22080" and "UK-22080" all count.
+ORDER_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9])#?\s*(US|UK|EU|DE|FR|IT|ES|NL|PL)[\s-]?(\d{3,12})(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+MAX_ORDERS_PER_REPLY = 3  # a message quoting more numbers is answered for the first three
+
+CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "PLN": "zł"}
+
+
+def find_order_numbers(text: str) -> list[str]:
+    """Distinct order numbers in ``text``, normalised (``UK22080``), in order of appearance."""
+    found: list[str] = []
+    for match in ORDER_NUMBER.finditer(text):
+        number = match.group(1).upper() + match.group(2)
+        if number not in found:
+            found.append(number)
+    return found
+
+
+def normalise_number(value: str) -> str | None:
+    """``value`` as an order number, or None if it is not one."""
+    numbers = find_order_numbers(value or "")
+    return numbers[0] if numbers else None
+
+
+def lookup(number: str) -> Order | None:
+    """The order with this number, items and shipments loaded, or None."""
+    return Order.objects.prefetch_related("items__shipment").filter(number__iexact=number.strip()).first()
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """``£1,299.00``: the symbol first, as the original cards show prices."""
+    return f"{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{amount:,.2f}"
+
+
+def _field(value: Any) -> str:
+    """A block field that cannot break the block: one line, no ``|``, no tags."""
+    text = _without_tags(str(value))
+    return " ".join(text.replace("|", "/").split())
+
+
+def _without_tags(text: str) -> str:
+    while cards.OPEN_TAG in text or cards.CLOSE_TAG in text:  # "[PRO[PRODUCT]DUCT]" too
+        text = text.replace(cards.OPEN_TAG, "").replace(cards.CLOSE_TAG, "")
+    return text
+
+
+def product_block(order: Order, item) -> str:
+    """One ``[PRODUCT]`` block for a line item, in DESIGN §7's field order."""
+    shipment = item.shipment
+    logistics = (shipment.carrier, shipment.tracking_number) if shipment is not None else ("", "")
+    tracking_url = cards.safe_url(shipment.tracking_url) if shipment is not None else ""
+    fields = [
+        cards.safe_url(item.image_url),
+        item.product_name,
+        item.quantity,
+        money(item.price, order.currency),
+        item.card_status,
+        *logistics,
+    ]
+    # The URL is the last field, where a "|" is allowed; only a closing tag could break it.
+    url = _without_tags(tracking_url)
+    return f"{cards.OPEN_TAG}{'|'.join(_field(value) for value in fields)}|{url}{cards.CLOSE_TAG}"
+
+
+def summary(order: Order) -> str:
+    """One line: number, status, total and date."""
+    placed = timezone.localtime(order.placed_at)
+    return (
+        f"Order {order.number}: {order.get_status_display()}, total {money(order.total, order.currency)}, "
+        f"placed on {placed.day} {placed:%B %Y}."
+    )
+
+
+def order_reply(order: Order) -> str:
+    """The reply for a found order: the summary, then one block per line item."""
+    items = list(order.items.all())
+    lines = [summary(order)]
+    if items:
+        lines.append("Here is what's in it:")
+        lines.extend(product_block(order, item) for item in items)
+    return "\n".join(lines)
+
+
+def not_found_reply(number: str) -> str:
+    return (
+        f"I couldn't find an order {number}. Please check the number on your confirmation email "
+        "(it looks like UK22080), or press “Talk to a person” and an agent will help."
+    )
+
+
+def order_facts(order: Order) -> dict[str, Any]:
+    """The order as plain data, for a language model to describe in words."""
+    return {
+        "found": True,
+        "order_number": order.number,
+        "status": order.get_status_display(),
+        "total": money(order.total, order.currency),
+        "placed_on": timezone.localtime(order.placed_at).date().isoformat(),
+        "items": [
+            {
+                "product": item.product_name,
+                "quantity": item.quantity,
+                "price": money(item.price, order.currency),
+                "status": item.card_status,
+                "carrier": item.shipment.carrier if item.shipment else "",
+                "tracking_number": item.shipment.tracking_number if item.shipment else "",
+            }
+            for item in order.items.all()
+        ],
+        "note": "The customer is shown a product card for every item; do not repeat tracking links.",
+    }
