@@ -94,12 +94,13 @@ def summary(order: Order) -> str:
 
 def order_reply(order: Order) -> str:
     """The reply for a found order: the summary, then one block per line item."""
-    items = list(order.items.all())
-    lines = [summary(order)]
-    if items:
-        lines.append("Here is what's in it:")
-        lines.extend(product_block(order, item) for item in items)
-    return "\n".join(lines)
+    blocks = product_blocks(order)
+    return f"{summary(order)}\nHere is what's in it:\n{blocks}" if blocks else summary(order)
+
+
+def product_blocks(order: Order) -> str:
+    """Every line item's block, one per line: what both bots show for an order."""
+    return "\n".join(product_block(order, item) for item in order.items.all())
 
 
 def not_found_reply(number: str) -> str:

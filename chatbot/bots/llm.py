@@ -1,0 +1,205 @@
+"""A bot backed by any OpenAI-compatible ``/chat/completions`` endpoint.
+
+Set ``CHATBOT_BACKEND=chatbot.bots.llm.LLMBot`` and ``LLM_BASE_URL``,
+``LLM_API_KEY``, ``LLM_MODEL``. The model sees the FAQ in its instructions
+and two tools: ``lookup_order`` and ``escalate_to_human``. When it looks an
+order up, the product cards are written by ``orders.product_blocks`` from the
+database, the same function the built-in bot uses; any block the model
+writes itself is dropped, so a card can never show an invented order or link.
+
+All requests of one reply share ``CHATBOT_TIMEOUT_SECONDS``. When the time
+runs out, or the endpoint fails, ``reply`` raises; the state machine then
+stores an apology and logs the failure (``conversations._ask_bot``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from chatbot import cards
+from chatbot.bots import orders
+from chatbot.bots.base import GREETING, BotReply
+from chatbot.bots.builtin import HANDOFF_REPLY, last_customer_text, wants_person
+from chatbot.models import ChatSession, FaqEntry, Message
+
+MAX_TOOL_ROUNDS = 3  # look-ups the model may make for one reply before it must answer
+NO_ANSWER_MARK = "[NO_ANSWER]"  # the model ends an "I don't know" with this; it is never shown
+CONNECT_TIMEOUT_SECONDS = 5.0  # a dead endpoint fails fast even with a long overall budget
+
+SYSTEM_PROMPT = """You are the customer-service assistant of Fiido, a maker of electric bikes.
+Be brief, friendly and factual. Answer only from the FAQ below and from order look-ups.
+- When the customer gives an order number (like UK22080), call lookup_order. Describe the order's
+  status in one or two sentences. The customer is shown a product card for every item with its
+  tracking link, so do not repeat links and never write [PRODUCT] blocks yourself.
+- Never invent orders, prices, dates, tracking numbers or links.
+- When the customer asks for a person, call escalate_to_human.
+- When you cannot answer, say honestly that you don't know, offer to connect the customer with a
+  person, and end your reply with {mark}.
+
+FAQ:
+{faq}"""
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup_order",
+            "description": "Look up a Fiido order by its number: status, total, date, items and shipments.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "order_number": {
+                        "type": "string",
+                        "description": "A prefix (US, UK, EU, DE, FR, IT, ES, NL or PL) and digits, e.g. UK22080.",
+                    }
+                },
+                "required": ["order_number"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "escalate_to_human",
+            "description": "Hand the conversation to a human agent, when the customer asks for a person.",
+            "parameters": {
+                "type": "object",
+                "properties": {"reason": {"type": "string", "description": "Why, in a few words."}},
+            },
+        },
+    },
+]
+
+
+class LLMError(RuntimeError):
+    """The endpoint answered something that is not a usable chat completion."""
+
+
+class LLMBot:
+    """Answers through an OpenAI-compatible chat-completions endpoint."""
+
+    def __init__(self) -> None:
+        self.base_url = settings.LLM_BASE_URL.rstrip("/")
+        self.api_key = settings.LLM_API_KEY
+        self.model = settings.LLM_MODEL
+        self.timeout = settings.CHATBOT_TIMEOUT_SECONDS
+
+    def greeting(self) -> str:
+        return GREETING
+
+    def reply(self, session: ChatSession, history: Sequence[Message]) -> BotReply:
+        if wants_person(last_customer_text(history)):
+            # The same words as the built-in bot, without a round trip.
+            return BotReply(HANDOFF_REPLY, escalate=True, reason="Customer asked for a person")
+        if not (self.base_url and self.model):
+            raise ImproperlyConfigured("LLMBot needs LLM_BASE_URL and LLM_MODEL.")
+        return _Exchange(self, history).run()
+
+
+class _Exchange:
+    """One reply: the requests to the endpoint and the tool calls between them."""
+
+    def __init__(self, bot: LLMBot, history: Sequence[Message]) -> None:
+        self.bot = bot
+        self.deadline = time.monotonic() + bot.timeout
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": _system_prompt()}]
+        self.messages.extend(_conversation(history))
+        self.found: dict[str, Any] = {}  # order number -> Order, in look-up order
+        self.looked_up = False
+        self.escalation: str | None = None
+
+    def run(self) -> BotReply:
+        headers = {"Authorization": f"Bearer {self.bot.api_key}"} if self.bot.api_key else {}
+        with httpx.Client(headers=headers) as client:
+            for _ in range(MAX_TOOL_ROUNDS + 1):
+                message = self._complete(client)
+                calls = message.get("tool_calls") or []
+                if not calls:
+                    return self._reply(message.get("content") or "")
+                self.messages.append({"role": "assistant", "content": message.get("content"), "tool_calls": calls})
+                for call in calls:
+                    result = self._call_tool(call)
+                    self.messages.append({"role": "tool", "tool_call_id": call.get("id", ""), "content": result})
+                if self.escalation is not None:
+                    return BotReply(HANDOFF_REPLY, escalate=True, reason=self.escalation)
+        raise LLMError(f"the model still called tools after {MAX_TOOL_ROUNDS} rounds")
+
+    def _complete(self, client: httpx.Client) -> dict[str, Any]:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise httpx.TimeoutException("CHATBOT_TIMEOUT_SECONDS ran out between requests")
+        body = {"model": self.bot.model, "messages": self.messages, "tools": TOOLS, "temperature": 0.2}
+        response = client.post(
+            f"{self.bot.base_url}/chat/completions",
+            json=body,
+            timeout=httpx.Timeout(remaining, connect=min(remaining, CONNECT_TIMEOUT_SECONDS)),
+        )
+        response.raise_for_status()
+        try:
+            message = response.json()["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            raise LLMError(f"not a chat completion: {response.text[:200]!r}") from error
+        if not isinstance(message, dict):
+            raise LLMError(f"not a chat completion: {response.text[:200]!r}")
+        return message
+
+    def _call_tool(self, call: dict[str, Any]) -> str:
+        function = call.get("function") or {}
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            return json.dumps({"error": "arguments must be a JSON object"})
+        name = function.get("name")
+        if name == "escalate_to_human":
+            reason = str(arguments.get("reason") or "").strip()
+            self.escalation = reason[:200] or "Customer asked for a person"
+            return json.dumps({"ok": True})
+        if name == "lookup_order":
+            return json.dumps(self._lookup(str(arguments.get("order_number", ""))))
+        return json.dumps({"error": f"no tool named {name!r}"})
+
+    def _lookup(self, value: str) -> dict[str, Any]:
+        self.looked_up = True
+        number = orders.normalise_number(value)
+        if number is None:
+            return {"found": False, "error": f"{value!r} is not an order number (e.g. UK22080)"}
+        order = orders.lookup(number)
+        if order is None:
+            return {"found": False, "order_number": number}
+        self.found[order.number] = order
+        return orders.order_facts(order)
+
+    def _reply(self, content: str) -> BotReply:
+        # Cards come from the database only: drop any well-formed block the model wrote.
+        text = "".join(part["text"] for part in cards.parse(content) if part["type"] == "text")
+        answered = NO_ANSWER_MARK not in text and not (self.looked_up and not self.found)
+        text = text.replace(NO_ANSWER_MARK, "").strip()
+        blocks = [orders.product_blocks(order) for order in self.found.values()]
+        text = "\n".join(part for part in [text, *blocks] if part)
+        if not text.strip():
+            raise LLMError("the model answered with nothing")
+        return BotReply(text, answered=answered)
+
+
+def _system_prompt() -> str:
+    faq = "\n\n".join(f"Q: {entry.question}\nA: {entry.answer}" for entry in FaqEntry.objects.filter(is_active=True))
+    return SYSTEM_PROMPT.format(mark=NO_ANSWER_MARK, faq=faq or "(none)")
+
+
+def _conversation(history: Sequence[Message]) -> list[dict[str, str]]:
+    """The chat so far as chat-completion messages; cards shown by their titles."""
+    roles = {Message.Role.USER: "user", Message.Role.BOT: "assistant", Message.Role.AGENT: "assistant"}
+    return [
+        {"role": roles[message.role], "content": cards.plain_text(message.content)}
+        for message in history
+        if message.role in roles
+    ]

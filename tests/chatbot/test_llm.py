@@ -1,0 +1,240 @@
+"""The LLM bot against a real OpenAI-compatible HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from chatbot import conversations
+from chatbot.conversations import BOT_APOLOGY
+from chatbot.demo import seed_orders_and_faq
+from chatbot.models import ChatSession, Message
+
+pytestmark = pytest.mark.django_db
+
+Status = ChatSession.Status
+
+
+def completion(content: str | None = None, tool_calls: list | None = None) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    finish = "tool_calls" if tool_calls else "stop"
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+    }
+
+
+def tool_call(name: str, arguments: dict, call_id: str = "call_1") -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+
+
+class ChatServer:
+    """A chat-completions endpoint on 127.0.0.1: answers each POST with the next scripted reply.
+
+    A script entry is a completion dict, an ``(http_status, body)`` pair, or
+    ``"hang"`` (hold the request until the test ends).
+    """
+
+    def __init__(self) -> None:
+        self.script: list[Any] = []
+        self.requests: list[dict[str, Any]] = []
+        self.release = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                step = server.script.pop(0) if server.script else (500, {"error": "script exhausted"})
+                if step == "hang":
+                    server.release.wait(30)
+                    return
+                status, payload = step if isinstance(step, tuple) else (200, step)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> ChatServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def llm(settings):
+    """A loopback chat server with the LLM bot configured to use it."""
+    seed_orders_and_faq()
+    with ChatServer() as server:
+        settings.CHATBOT_BACKEND = "chatbot.bots.llm.LLMBot"
+        settings.LLM_BASE_URL = server.url
+        settings.LLM_API_KEY = "test-key"
+        settings.LLM_MODEL = "fiido-test-model"
+        settings.CHATBOT_TIMEOUT_SECONDS = 5
+        yield server
+
+
+def ask(session: ChatSession, text: str) -> dict:
+    posted = conversations.post_customer_message(session, content=text)
+    assert posted.reply is not None
+    return posted.reply
+
+
+def cards_of(reply: dict) -> list[dict]:
+    return [part for part in reply["parts"] if part["type"] == "card"]
+
+
+def test_a_plain_answer_is_stored_as_the_bot_reply(llm):
+    llm.script = [completion("Deliveries take 2–5 working days in the UK.")]
+    session = conversations.start()
+    reply = ask(session, "How long does delivery take?")
+    assert reply["content"] == "Deliveries take 2–5 working days in the UK."
+    (request,) = llm.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["Authorization"] == "Bearer test-key"
+    body = request["body"]
+    assert body["model"] == "fiido-test-model"
+    assert {tool["function"]["name"] for tool in body["tools"]} == {"lookup_order", "escalate_to_human"}
+    assert body["messages"][0]["role"] == "system" and "How do I return an item?" in body["messages"][0]["content"]
+    assert body["messages"][-1] == {"role": "user", "content": "How long does delivery take?"}
+    assert body["messages"][-2]["role"] == "assistant"  # the greeting
+    session.refresh_from_db()
+    assert session.bot_misses == 0
+
+
+def test_an_order_tool_call_round_becomes_cards_from_the_database(llm):
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": "#uk22080"})]),
+        # A model that writes its own card anyway: it must not reach the customer.
+        completion(
+            "Your e-bike is on its way with DPD.\n"
+            "[PRODUCT]|Invented bike|1|£1.00|Received|X|1|https://evil.example/[/PRODUCT]"
+        ),
+    ]
+    reply = ask(conversations.start(), "Where is my order UK22080?")
+    first, second = llm.requests
+    assert first["body"]["messages"][-1]["content"] == "Where is my order UK22080?"
+    tool_messages = [m for m in second["body"]["messages"] if m["role"] == "tool"]
+    assert tool_messages[0]["tool_call_id"] == "call_1"
+    facts = json.loads(tool_messages[0]["content"])
+    assert facts["order_number"] == "UK22080" and facts["items"][0]["tracking_number"] == "15501234567890"
+    assistant = [m for m in second["body"]["messages"] if m["role"] == "assistant" and m.get("tool_calls")]
+    assert assistant[0]["tool_calls"][0]["function"]["name"] == "lookup_order"
+
+    assert reply["content"].startswith("Your e-bike is on its way with DPD.")
+    assert "Invented bike" not in reply["content"]
+    bike, rack = cards_of(reply)
+    assert (bike["title"], bike["status"], bike["carrier"], bike["tracking_number"], bike["tracking_url"]) == (
+        "Fiido D11 Folding E-bike",
+        "In Transit",
+        "DPD",
+        "15501234567890",
+        "https://track.dpd.co.uk/parcels/15501234567890",
+    )
+    assert rack["title"] == "Fiido Rear Rack" and rack["carrier"] == "Royal Mail"
+
+
+def test_an_unknown_order_from_the_tool_yields_no_card_and_counts_as_a_miss(llm):
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK99999"})]),
+        completion("I couldn't find order UK99999. Would you like to talk to a person?"),
+    ]
+    session = conversations.start()
+    reply = ask(session, "Where is UK99999?")
+    assert cards_of(reply) == []
+    assert json.loads(llm.requests[1]["body"]["messages"][-1]["content"]) == {
+        "found": False,
+        "order_number": "UK99999",
+    }
+    session.refresh_from_db()
+    assert session.bot_misses == 1
+
+
+def test_the_no_answer_mark_is_hidden_and_counts_as_a_miss(llm):
+    llm.script = [completion("Sorry, I don't know that. Shall I fetch a person? [NO_ANSWER]")]
+    session = conversations.start()
+    reply = ask(session, "What is the capital of Peru?")
+    assert reply["content"] == "Sorry, I don't know that. Shall I fetch a person?"
+    session.refresh_from_db()
+    assert session.bot_misses == 1
+
+
+def test_the_escalation_tool_hands_the_conversation_to_a_person(llm):
+    llm.script = [completion(tool_calls=[tool_call("escalate_to_human", {"reason": "Wants to complain"})])]
+    session = conversations.start()
+    ask(session, "This is unacceptable, I want to complain")
+    session.refresh_from_db()
+    assert session.status == Status.PENDING_MANUAL
+    assert session.escalation_reason == "Wants to complain"
+
+
+def test_handoff_keywords_escalate_without_asking_the_model(llm):
+    session = conversations.start()
+    ask(session, "转人工")
+    session.refresh_from_db()
+    assert session.status == Status.PENDING_MANUAL
+    assert llm.requests == []
+
+
+def test_a_timeout_gives_the_customer_an_apology_and_keeps_the_message(llm, settings, caplog):
+    settings.CHATBOT_TIMEOUT_SECONDS = 0.5
+    llm.script = ["hang"]
+    client = Client()
+    name = client.post("/api/sessions", content_type="application/json").json()["session_name"]
+    response = client.post(
+        f"/api/sessions/{name}/messages", {"content": "Where is my order UK22080?"}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["message"]["content"] == "Where is my order UK22080?"
+    assert body["reply"]["content"] == BOT_APOLOGY
+    assert Message.objects.filter(session__name=name, role="user", content="Where is my order UK22080?").exists()
+    assert "failed to answer" in caplog.text
+    assert len(llm.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "step",
+    [(500, {"error": "overloaded"}), (200, {"unexpected": True}), (401, {"error": "bad key"})],
+    ids=["server-error", "not-a-completion", "unauthorised"],
+)
+def test_a_failing_endpoint_gives_an_apology(llm, step):
+    llm.script = [step]
+    session = conversations.start()
+    assert ask(session, "Hello?")["content"] == BOT_APOLOGY
+    assert Message.objects.filter(session=session, role="user", content="Hello?").exists()
+
+
+def test_a_model_that_never_stops_calling_tools_gives_an_apology(llm):
+    llm.script = [completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK22080"})])] * 10
+    assert ask(conversations.start(), "UK22080?")["content"] == BOT_APOLOGY
+    assert len(llm.requests) == 4
+
+
+def test_unconfigured_llm_bot_apologises(settings):
+    settings.CHATBOT_BACKEND = "chatbot.bots.llm.LLMBot"
+    settings.LLM_BASE_URL = ""
+    assert ask(conversations.start(), "Hello?")["content"] == BOT_APOLOGY
