@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from chatbot import conversations, payloads, selectors
 from chatbot.conversations import Posted
+from fiido import ratelimits
 from fiido.http import json_api, json_body
 
 
@@ -19,6 +20,9 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     """The chat page: resumes the visitor's open conversation or starts one."""
     session = selectors.current_customer_session(request.session)
     if session is None:
+        refused = ratelimits.refusal(request, ratelimits.NEW_SESSIONS, ratelimits.client_address(request), json=False)
+        if refused is not None:
+            return refused
         session = conversations.start()
         selectors.remember_owner(request, session)
     return render(
@@ -29,6 +33,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 
 
 @json_api("POST")
+@ratelimits.limit_new_sessions
 def start_session(request: HttpRequest) -> JsonResponse:
     data = json_body(request)
     session = conversations.start(
@@ -49,6 +54,7 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 
 
 @json_api("POST")
+@ratelimits.limit_customer_messages
 def post_message(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
     data = json_body(request)

@@ -8,10 +8,12 @@ read ``django.conf.settings`` at call time, never at import time.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +42,14 @@ def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as ``20/m`` (count per second, minute, hour or day)."""
+    raw = (os.environ.get(name) or default).strip()
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", raw):
+        raise ImproperlyConfigured(f"{name} must be a rate like 20/m (count/period, period s, m, h or d), got {raw!r}")
+    return raw
 
 
 def _env_list(name: str, default: list[str]) -> list[str]:
@@ -81,11 +91,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "fiido.ratelimits.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -159,12 +171,35 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # ---------------------------------------------------------------------------
-# Security headers (the full hardening lives with the security issue)
+# Security headers (README "Security"). The streams bypass this middleware;
+# fiido.realtime.sse sends their headers itself.
 # ---------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not DEBUG else None
+# With DEBUG off the service is served over HTTPS (directly or behind a proxy
+# that sets X-Forwarded-Proto); /healthz stays reachable over plain HTTP for probes.
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)
+# No inline script or style anywhere (Django 5.2's admin has none either);
+# product images are external http(s) URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "https:", "http:", "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }
+}
 
 # ---------------------------------------------------------------------------
 # Internationalisation and static files
@@ -222,6 +257,34 @@ MESSAGE_MAX_CHARS = _env_int("MESSAGE_MAX_CHARS", 2000)
 # Request bodies larger than this are refused (413) before they are read.
 API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# ---------------------------------------------------------------------------
+# Cache and rate limits (fiido.ratelimits, on django-ratelimit)
+# ---------------------------------------------------------------------------
+# Counters must be shared by every worker: Redis when REDIS_URL is set (under
+# its own key prefix, beside the channel layer's keys). Without REDIS_URL the
+# service is one process anyway (in-memory channel layer), so a process-local
+# cache counts exactly.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "fiido-cache",
+            # A Redis outage must not stall requests; fiido.ratelimits fails open.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fiido"}}
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache outage lets requests through instead of refusing everyone
+# Behind a proxy: the request.META key holding the client's address (e.g.
+# HTTP_X_REAL_IP). Unset: the socket's address (REMOTE_ADDR).
+RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
+RATE_LIMIT_MESSAGES = _env_rate("RATE_LIMIT_MESSAGES", "20/m")  # customer messages per conversation
+RATE_LIMIT_SESSIONS = _env_rate("RATE_LIMIT_SESSIONS", "10/m")  # new conversations per client address
+RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per address and username
 
 # ---------------------------------------------------------------------------
 # Bot

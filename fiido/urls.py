@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from fiido import health
+from fiido import health, openapi
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("api/schema/", openapi.schema_view, name="openapi-schema"),
     path("workbench/", include("workbench.urls")),
     path("", include("chatbot.urls")),
 ]

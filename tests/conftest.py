@@ -9,6 +9,23 @@ import pytest
 
 from tests.support import RedisServer, Worker, need, redis_answers, worker_env
 
+# Rate limits (fiido.ratelimits) count per client address, and every test
+# client and worker request comes from 127.0.0.1: the suite runs with generous
+# limits, which the workers it starts inherit through the environment.
+# tests/test_rate_limits.py sets real ones. An explicit RATE_LIMIT_* wins.
+TEST_RATE_LIMITS = {"RATE_LIMIT_MESSAGES": "10000/m", "RATE_LIMIT_SESSIONS": "10000/m", "RATE_LIMIT_LOGINS": "10000/m"}
+for _name, _rate in TEST_RATE_LIMITS.items():
+    os.environ.setdefault(_name, _rate)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def generous_rate_limits():
+    """Apply TEST_RATE_LIMITS in this process too (settings may be read before this module)."""
+    from django.conf import settings
+
+    for name in TEST_RATE_LIMITS:
+        setattr(settings, name, os.environ[name])
+
 
 @pytest.fixture(scope="session")
 def redis_url():

@@ -8,11 +8,18 @@ from typing import Any
 
 SSE_RETRY_MS = 3000  # browsers reconnect 3 s after a network error (DESIGN §5)
 RETRY_FRAME = b"retry: %d\n\n" % SSE_RETRY_MS
+# Streams bypass Django's middleware (fiido.asgi), so they send their own
+# security headers: no sniffing, and a policy that allows nothing to load.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"same-origin"),
+]
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
-    (b"x-content-type-options", b"nosniff"),
+    *SECURITY_HEADERS,
 ]
 
 

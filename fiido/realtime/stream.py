@@ -19,7 +19,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http.cookie import parse_cookie
 
 from fiido.realtime.hub import CATCH_UP, Envelope, Signal, get_hub
-from fiido.realtime.sse import HEADERS, RETRY_FRAME, encode
+from fiido.realtime.sse import HEADERS, RETRY_FRAME, SECURITY_HEADERS, encode
 
 Rows = list[tuple[int, str]]
 # Reads a session's stored events after a seq: [(seq, json), ...] in order.
@@ -143,7 +143,12 @@ async def send_json_error(send, status: int, message: str, headers: list | None 
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), *(headers or [])],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"cache-control", b"no-store"),
+                *SECURITY_HEADERS,
+                *(headers or []),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,430 @@
+"""The OpenAPI 3.1 description of the JSON API (DESIGN §4), served at ``/api/schema/``.
+
+Written by hand, next to the views it describes: a change to an endpoint's
+shape changes this file too, and ``tests/test_schemathesis.py`` checks the
+live server against it (no 500s, every response as described).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+STATUSES = ["bot_active", "pending_manual", "manual_live", "closed"]
+SESSION_NAME_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"$ref": "#/components/responses/" + description}
+
+
+DATETIME = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string", "description": "What was refused and why."}},
+    },
+    "Agent": {
+        "type": "object",
+        "required": ["username", "name"],
+        "properties": {"username": {"type": "string"}, "name": {"type": "string"}},
+    },
+    "SessionState": {
+        "type": "object",
+        "required": [
+            "session_name",
+            "status",
+            "assigned_agent",
+            "escalation_reason",
+            "escalated_at",
+            "message_count",
+            "last_event_id",
+        ],
+        "properties": {
+            "session_name": {"type": "string", "pattern": SESSION_NAME_PATTERN},
+            "status": {"type": "string", "enum": STATUSES},
+            "assigned_agent": _nullable(_ref("Agent")),
+            "escalation_reason": {"type": "string"},
+            "escalated_at": _nullable(DATETIME),
+            "message_count": {"type": "integer", "minimum": 0},
+            "last_event_id": {"type": "integer", "minimum": 0, "description": "The session's newest event seq."},
+            "created_at": DATETIME,
+            "updated_at": DATETIME,
+        },
+    },
+    "SessionWithHistory": {
+        "allOf": [
+            _ref("SessionState"),
+            {
+                "type": "object",
+                "required": ["messages"],
+                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+            },
+        ]
+    },
+    "TextPart": {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+    },
+    "CardPart": {
+        "type": "object",
+        "required": ["type", "title"],
+        "properties": {
+            "type": {"const": "card"},
+            "image": {"type": "string"},
+            "title": {"type": "string"},
+            "quantity": {"type": "string"},
+            "price": {"type": "string"},
+            "status": {"type": "string"},
+            "carrier": {"type": "string"},
+            "tracking_number": {"type": "string"},
+            "tracking_url": {"type": "string"},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["id", "seq", "role", "content", "agent", "client_id", "created_at", "parts", "html"],
+        "properties": {
+            "id": {"type": "integer"},
+            "seq": {"type": "integer", "minimum": 1},
+            "role": {"type": "string", "enum": ["user", "bot", "agent", "system"]},
+            "content": {"type": "string"},
+            "agent": _nullable(_ref("Agent")),
+            "client_id": {"type": "string", "format": "uuid"},
+            "created_at": DATETIME,
+            "parts": {"type": "array", "items": {"oneOf": [_ref("TextPart"), _ref("CardPart")]}},
+            "html": {"type": "string", "description": "The rendered message bubble."},
+        },
+    },
+    "Posted": {
+        "type": "object",
+        "required": ["message", "reply"],
+        "properties": {"message": _ref("Message"), "reply": _nullable(_ref("Message"))},
+    },
+    "SessionRow": {
+        "allOf": [
+            _ref("SessionState"),
+            {
+                "type": "object",
+                "required": ["customer_name", "waiting_seconds", "last_message"],
+                "properties": {
+                    "customer_name": {"type": "string"},
+                    "waiting_seconds": _nullable({"type": "integer"}),
+                    "last_message": _nullable(
+                        {
+                            "type": "object",
+                            "required": ["role", "text", "created_at"],
+                            "properties": {
+                                "role": {"type": "string"},
+                                "text": {"type": "string"},
+                                "created_at": _nullable(DATETIME),
+                            },
+                        }
+                    ),
+                },
+            },
+        ]
+    },
+    "SessionList": {
+        "type": "object",
+        "required": ["sessions"],
+        "properties": {"sessions": {"type": "array", "items": _ref("SessionRow")}},
+    },
+    "NewSession": {
+        "type": "object",
+        "properties": {
+            "customer_name": {"type": "string", "maxLength": 100},
+            "customer_email": {"type": "string", "maxLength": 254},
+        },
+    },
+    "NewMessage": {
+        "type": "object",
+        "required": ["content"],
+        "properties": {
+            "content": {"type": "string", "minLength": 1, "description": "At most MESSAGE_MAX_CHARS characters."},
+            "client_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Makes the send idempotent: a repeat returns the original with 200.",
+            },
+        },
+    },
+    "Escalation": {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "maxLength": 500}},
+    },
+}
+
+RESPONSES: dict[str, Any] = {
+    "BadRequest": _json(_ref("Error"), "Malformed body or field (nothing changed)."),
+    "Unauthorized": _json(_ref("Error"), "Not logged in (API and streams never redirect to a login page)."),
+    "Forbidden": _json(_ref("Error"), "Not an agent, not the assigned agent, or a failed CSRF check."),
+    "NotFound": _json(_ref("Error"), "No such session, or not the caller's."),
+    "MethodNotAllowed": _json(_ref("Error"), "Wrong method."),
+    "Conflict": _json(_ref("Error"), "The session's status does not allow this (nothing changed)."),
+    "TooLarge": _json(_ref("Error"), "The request body is larger than the API accepts."),
+    "TooManyRequests": {
+        **_json(_ref("Error"), "Over a rate limit; retry after the given seconds."),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
+}
+
+SSE_RESPONSE = {
+    "description": (
+        "A Server-Sent Events stream (DESIGN §5): unnamed events whose data is one JSON object with a "
+        "`type` (connected, history, message, status, heartbeat; queue on the queue stream). Resumes "
+        "after the `Last-Event-ID` header or `last_event_id` query parameter."
+    ),
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "The session's public name.",
+    "schema": {"type": "string", "pattern": SESSION_NAME_PATTERN},
+}
+LAST_EVENT_ID = [
+    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+    {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+
+
+def _errors(*names: str) -> dict[str, Any]:
+    codes = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "Forbidden": "403",
+        "NotFound": "404",
+        "MethodNotAllowed": "405",
+        "Conflict": "409",
+        "TooLarge": "413",
+        "TooManyRequests": "429",
+    }
+    return {codes[name]: _error(name) for name in names}
+
+
+def _body(schema_name: str, *, required: bool = False) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+def _op(summary: str, tag: str, responses: dict[str, Any], *, post: bool = False, **extra: Any) -> dict[str, Any]:
+    """One operation; POSTs need the session cookie and the CSRF header."""
+    security = [{"session": [], "csrf": []}] if post or "requestBody" in extra else [{"session": []}]
+    return {"summary": summary, "tags": [tag], "security": security, "responses": responses, **extra}
+
+
+CUSTOMER_ERRORS = ("BadRequest", "Forbidden", "NotFound", "Conflict", "TooLarge")
+AGENT_ERRORS = ("BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge")
+
+PATHS: dict[str, Any] = {
+    "/api/sessions": {
+        "post": _op(
+            "Start a conversation; it is bound to the caller's session cookie.",
+            "customer",
+            {
+                "201": _json(_ref("SessionWithHistory"), "The new session."),
+                **_errors(*CUSTOMER_ERRORS, "TooManyRequests"),
+            },
+            requestBody=_body("NewSession"),
+        )
+    },
+    "/api/sessions/{name}": {
+        "parameters": [NAME],
+        "get": _op(
+            "The session's state, for polling; `history=1` adds its messages.",
+            "customer",
+            {
+                "200": _json({"anyOf": [_ref("SessionWithHistory"), _ref("SessionState")]}, "The session's state."),
+                **_errors("NotFound"),
+            },
+            parameters=[
+                {
+                    "name": "history",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["1", "true"]},
+                }
+            ],
+        ),
+    },
+    "/api/sessions/{name}/messages": {
+        "parameters": [NAME],
+        "post": _op(
+            "Send a customer message; in bot_active the bot's reply comes back too.",
+            "customer",
+            {
+                "201": _json(_ref("Posted"), "Stored (and the bot's reply, if it answered)."),
+                "200": _json(_ref("Posted"), "A repeated client_id: the original, nothing created."),
+                **_errors(*CUSTOMER_ERRORS, "TooManyRequests"),
+            },
+            requestBody=_body("NewMessage", required=True),
+        ),
+    },
+    "/api/sessions/{name}/escalate": {
+        "parameters": [NAME],
+        "post": _op(
+            "Ask for a person: bot_active -> pending_manual.",
+            "customer",
+            {"200": _json(_ref("SessionState"), "Escalated."), **_errors(*CUSTOMER_ERRORS)},
+            requestBody=_body("Escalation"),
+        ),
+    },
+    "/api/sessions/{name}/cancel-escalation": {
+        "parameters": [NAME],
+        "post": _op(
+            "Stop waiting for a person: pending_manual -> bot_active.",
+            "customer",
+            {"200": _json(_ref("SessionState"), "Back with the bot."), **_errors(*CUSTOMER_ERRORS)},
+            post=True,
+        ),
+    },
+    "/api/sessions/{name}/close": {
+        "parameters": [NAME],
+        "post": _op(
+            "End the conversation.",
+            "customer",
+            {"200": _json(_ref("SessionState"), "Closed."), **_errors(*CUSTOMER_ERRORS)},
+            post=True,
+        ),
+    },
+    "/api/sessions/{name}/events": {
+        "parameters": [NAME],
+        "get": _op(
+            "The session's event stream, for its owner.",
+            "customer",
+            {"200": SSE_RESPONSE, **_errors("NotFound", "MethodNotAllowed")},
+            parameters=LAST_EVENT_ID,
+        ),
+    },
+    "/workbench/api/sessions": {
+        "get": _op(
+            "Sessions in the given statuses (default: all but closed), waiting ones oldest first.",
+            "agent",
+            {"200": _json(_ref("SessionList"), "The sessions."), **_errors("BadRequest", "Unauthorized", "Forbidden")},
+            parameters=[
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "description": "Comma-separated statuses.",
+                    "schema": {"type": "string"},
+                }
+            ],
+        )
+    },
+    "/workbench/api/sessions/{name}": {
+        "parameters": [NAME],
+        "get": _op(
+            "A session with its whole history.",
+            "agent",
+            {
+                "200": _json(_ref("SessionWithHistory"), "The session."),
+                **_errors("Unauthorized", "Forbidden", "NotFound"),
+            },
+        ),
+    },
+    "/workbench/api/sessions/{name}/takeover": {
+        "parameters": [NAME],
+        "post": _op(
+            "Take a waiting session over, exclusively: pending_manual -> manual_live (409 when taken).",
+            "agent",
+            {"200": _json(_ref("SessionState"), "Taken over."), **_errors(*AGENT_ERRORS)},
+            post=True,
+        ),
+    },
+    "/workbench/api/sessions/{name}/release": {
+        "parameters": [NAME],
+        "post": _op(
+            "Hand a live session back to the bot (the assigned agent, or a superuser).",
+            "agent",
+            {"200": _json(_ref("SessionState"), "Released."), **_errors(*AGENT_ERRORS)},
+            post=True,
+        ),
+    },
+    "/workbench/api/sessions/{name}/close": {
+        "parameters": [NAME],
+        "post": _op(
+            "Close a session (its assigned agent, any agent while it waits, or a superuser).",
+            "agent",
+            {"200": _json(_ref("SessionState"), "Closed."), **_errors(*AGENT_ERRORS)},
+            post=True,
+        ),
+    },
+    "/workbench/api/sessions/{name}/messages": {
+        "parameters": [NAME],
+        "post": _op(
+            "Send an agent message (only the assigned agent of a manual_live session).",
+            "agent",
+            {
+                "201": _json(_ref("Posted"), "Stored."),
+                "200": _json(_ref("Posted"), "A repeated client_id: the original, nothing created."),
+                **_errors(*AGENT_ERRORS),
+            },
+            requestBody=_body("NewMessage", required=True),
+        ),
+    },
+    "/workbench/api/sessions/{name}/events": {
+        "parameters": [NAME],
+        "get": _op(
+            "A session's event stream, for agents.",
+            "agent",
+            {"200": SSE_RESPONSE, **_errors("Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed")},
+            parameters=LAST_EVENT_ID,
+        ),
+    },
+    "/workbench/api/events": {
+        "get": _op(
+            "The queue stream: a `queue` snapshot, then every session's status changes and customer messages.",
+            "agent",
+            {"200": SSE_RESPONSE, **_errors("Unauthorized", "Forbidden", "MethodNotAllowed")},
+        ),
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Fiido service desk API",
+        "version": "1.0.0",
+        "description": (
+            'JSON in and out; every refusal is a 4xx with `{"error": "..."}`. Customers are identified by '
+            "the Django session cookie that started their conversation (anyone else gets 404); agents log in "
+            "at /workbench/login/. Every POST needs the `X-CSRFToken` header matching the `csrftoken` cookie. "
+            "Checks run in the order 404, 409, 403."
+        ),
+    },
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+            "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
+        },
+    },
+}
+
+
+@require_GET
+def schema_view(request: HttpRequest) -> JsonResponse:
+    """``GET /api/schema/``: this description, as JSON."""
+    return JsonResponse(SCHEMA)

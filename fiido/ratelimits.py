@@ -1,0 +1,146 @@
+"""Rate limits: a 429 with ``Retry-After`` once a caller goes over its rate.
+
+Counting is django-ratelimit's (fixed windows in Django's cache: Redis when
+``REDIS_URL`` is set, so every worker shares the counters). Rates are
+settings (``RATE_LIMIT_*``, read from the environment) and read when a request
+is counted, never at import time.
+
+- customer messages: per conversation (``RATE_LIMIT_MESSAGES``);
+- new conversations: per client address, through the API and the chat page
+  (``RATE_LIMIT_SESSIONS``);
+- login attempts: per client address and username, on the workbench's and the
+  admin's login forms (``RATE_LIMIT_LOGINS``).
+
+A cache outage fails open: a Redis restart must not refuse every customer
+(DESIGN §6.5), so the limits lapse until the cache answers again, with one
+warning a minute in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django_ratelimit.core import get_usage
+
+from chatbot.selectors import owned_names
+from fiido.http import error_response
+
+logger = logging.getLogger(__name__)
+
+WARNING_INTERVAL_SECONDS = 60  # one "cache unreachable" warning a minute, not one per request
+_last_warning = 0.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One rate limit: a counter group, the setting holding its rate, its refusal."""
+
+    group: str
+    setting: str
+    message: str
+
+    def rate(self, group: str, request: HttpRequest) -> str:
+        return getattr(settings, self.setting)
+
+
+MESSAGES = Limit("fiido.messages", "RATE_LIMIT_MESSAGES", "Too many messages in this conversation. Wait a moment.")
+NEW_SESSIONS = Limit("fiido.sessions", "RATE_LIMIT_SESSIONS", "Too many new conversations from your address.")
+LOGINS = Limit("fiido.logins", "RATE_LIMIT_LOGINS", "Too many login attempts. Try again later.")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address: ``RATELIMIT_IP_META_KEY`` behind a proxy, else the socket's."""
+    key = settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR"
+    value = request.META.get(key) or ""
+    return value.split(",")[0].strip()  # X-Forwarded-For style lists: the first hop is the client
+
+
+def seconds_to_wait(request: HttpRequest, limit: Limit, key: str) -> int | None:
+    """Count one request against ``limit`` for ``key``; the seconds to wait when over it, else None."""
+    try:
+        usage = get_usage(request, group=limit.group, key=lambda group, request: key, rate=limit.rate, increment=True)
+    except Exception:  # noqa: BLE001 - the cache is down: fail open, warn once a minute
+        _warn_cache_down(limit)
+        return None
+    if usage is None or not usage["should_limit"]:
+        return None
+    if usage["limit"] == 0 and usage["time_left"] < 0:  # the cache answered nothing (fail-open path)
+        return None
+    return max(1, usage["time_left"])
+
+
+def _warn_cache_down(limit: Limit) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= WARNING_INTERVAL_SECONDS:
+        _last_warning = now
+        logger.warning("Rate-limit cache unreachable; %s is not enforced until it answers.", limit.group)
+
+
+def refusal(request: HttpRequest, limit: Limit, key: str, *, json: bool = True) -> HttpResponse | None:
+    """A 429 response if this request goes over ``limit``, else None."""
+    wait = seconds_to_wait(request, limit, key)
+    if wait is None:
+        return None
+    if json:
+        return error_response(limit.message, 429, Retry_After=str(wait))
+    response = HttpResponse(f"{limit.message}\n", status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def limit_new_sessions(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """API views that start a conversation: at most ``RATE_LIMIT_SESSIONS`` per address."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return refusal(request, NEW_SESSIONS, client_address(request)) or view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def limit_customer_messages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Customer message views: at most ``RATE_LIMIT_MESSAGES`` per conversation.
+
+    Only the conversation's owner is counted: anyone else gets the view's 404
+    and cannot use up the owner's allowance by guessing a name.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, name: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        if name in owned_names(request.session):
+            refused = refusal(request, MESSAGES, name)
+            if refused is not None:
+                return refused
+        return view(request, name, *args, **kwargs)
+
+    return wrapper
+
+
+class LoginRateLimitMiddleware:
+    """Limit POSTs to the workbench's and the admin's login forms per address and username."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._paths: frozenset[str] | None = None
+
+    def login_paths(self) -> frozenset[str]:
+        if self._paths is None:
+            self._paths = frozenset({reverse("workbench:login"), reverse("admin:login")})
+        return self._paths
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.path in self.login_paths():
+            username = str(request.POST.get("username", "")).strip().lower()[:150]
+            refused = refusal(request, LOGINS, f"{client_address(request)}|{username}", json=False)
+            if refused is not None:
+                return refused
+        return self.get_response(request)
