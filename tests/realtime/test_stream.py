@@ -1,0 +1,256 @@
+"""The stream contract, run against every channel layer (in-memory, Redis core,
+Redis pub/sub): register before the backlog, never an id twice or out of
+order, fill gaps and dropped events from the database, clean up on disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
+from django.contrib.sessions.backends.db import SessionStore
+
+from chatbot import conversations, selectors
+from chatbot.models import ChatSession, Event
+from fiido.asgi import application
+from fiido.realtime import publish
+from fiido.realtime.hub import current_hub
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+LAYERS = {
+    "in-memory": lambda url: {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10000}},
+    "redis-core": lambda url: {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 60}], "capacity": 10000},
+    },
+    "redis-pubsub": lambda url: {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 60}]},
+    },
+}
+
+
+@pytest.fixture(params=list(LAYERS), ids=list(LAYERS))
+def channel_layer(request, settings):
+    """Each contract test runs once per layer, as Django runs session tests per backend."""
+    if request.param == "in-memory":
+        settings.REDIS_URL = ""
+    else:
+        settings.REDIS_URL = request.getfixturevalue("redis_url")
+    settings.CHANNEL_LAYERS = {"default": LAYERS[request.param](settings.REDIS_URL)}
+    settings.SSE_HEARTBEAT_SECONDS = 1
+    yield request.param
+
+
+@pytest.fixture(autouse=True)
+async def stop_hub():
+    yield
+    hub = current_hub()
+    if hub is not None:
+        hub.stop()
+
+
+@sync_to_async
+def owner_cookie(*names: str) -> bytes:
+    store = SessionStore()
+    store[selectors.OWNED_SESSIONS_KEY] = list(names)
+    store.save()
+    return f"sessionid={store.session_key}".encode()
+
+
+class Stream:
+    """One SSE request driven through the ASGI application in this process."""
+
+    def __init__(self, path: str, cookie: bytes, last_event_id: int | None = None) -> None:
+        headers = [(b"cookie", cookie)]
+        if last_event_id is not None:
+            headers.append((b"last-event-id", str(last_event_id).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+            "client": ("127.0.0.1", 1234),
+            "server": ("testserver", 80),
+        }
+        self.communicator = ApplicationCommunicator(application, scope)
+        self.buffer = b""
+        self.events: list[tuple[int | None, dict]] = []
+        self.status: int | None = None
+
+    async def open(self) -> Stream:
+        await self.communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await self.communicator.receive_output(10)
+        self.status = start["status"]
+        return self
+
+    async def read_until(self, predicate, timeout: float = 10) -> None:
+        async def pump():
+            while not predicate(self):
+                message = await self.communicator.receive_output(timeout)
+                self.buffer += message.get("body", b"")
+                while b"\n\n" in self.buffer:
+                    frame, self.buffer = self.buffer.split(b"\n\n", 1)
+                    event_id, data = None, None
+                    for line in frame.decode().split("\n"):
+                        if line.startswith("id: "):
+                            event_id = int(line[4:])
+                        elif line.startswith("data: "):
+                            data = json.loads(line[6:])
+                    if data is not None:
+                        self.events.append((event_id, data))
+
+        await asyncio.wait_for(pump(), timeout)
+
+    def ids(self) -> list[int]:
+        return [i for i, _ in self.events if i is not None]
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [d for _, d in self.events if d["type"] == kind]
+
+    async def disconnect(self) -> None:
+        await self.communicator.send_input({"type": "http.disconnect"})
+        await self.communicator.wait(10)
+
+
+async def new_session() -> ChatSession:
+    return await sync_to_async(conversations.start)()
+
+
+async def test_live_events_arrive_once_in_order(channel_layer, agent_user):
+    session = await new_session()
+    stream = await Stream(f"/api/sessions/{session.name}/events", await owner_cookie(session.name)).open()
+    await stream.read_until(lambda s: s.of_type("history"))
+    await sync_to_async(conversations.post_customer_message)(session, content="one")
+    await sync_to_async(conversations.escalate)(session)
+    await stream.read_until(lambda s: s.of_type("status"))
+    assert stream.ids() == [1, 2, 3, 4]
+    assert [d["type"] for _, d in stream.events] == ["connected", "history", "message", "message", "status"]
+    await stream.disconnect()
+
+
+async def test_duplicates_and_out_of_order_publishes_are_sent_once_in_seq_order(channel_layer):
+    """Replayed and reordered layer messages (as two workers over Redis can
+    produce) still give strictly increasing ids with nothing missing."""
+    session = await new_session()
+    stream = await Stream(f"/api/sessions/{session.name}/events", await owner_cookie(session.name)).open()
+    await stream.read_until(lambda s: s.of_type("history"))
+
+    captured: list[tuple[str, dict]] = []
+
+    async def hold(group, message):
+        captured.append((group, message))
+
+    original = publish._send
+    publish._send = hold
+    try:
+        for text in ("a", "b", "c"):
+            await sync_to_async(conversations.post_customer_message)(session, content=text)
+    finally:
+        publish._send = original
+    session_messages = [m for g, m in captured if g.startswith("session.")]
+    layer = get_channel_layer()
+    # Deliver the last one first (a gap), then everything twice.
+    for message in [session_messages[-1], *session_messages, *session_messages]:
+        await layer.group_send(f"session.{session.name}", message)
+    await stream.read_until(lambda s: len(s.ids()) >= 7)
+    await asyncio.sleep(0.3)
+    await stream.read_until(lambda s: True)
+    assert stream.ids() == [1, 2, 3, 4, 5, 6, 7]
+    await stream.disconnect()
+
+
+async def test_an_event_the_layer_dropped_arrives_at_the_next_heartbeat(channel_layer):
+    session = await new_session()
+    stream = await Stream(f"/api/sessions/{session.name}/events", await owner_cookie(session.name)).open()
+    await stream.read_until(lambda s: s.of_type("history"))
+
+    async def drop(group, message):
+        return None
+
+    original = publish._send
+    publish._send = drop
+    try:
+        await sync_to_async(conversations.escalate)(session, reason="dropped on the floor")
+    finally:
+        publish._send = original
+    await stream.read_until(lambda s: s.of_type("status"), timeout=10)
+    assert stream.of_type("status")[0]["escalation_reason"] == "dropped on the floor"
+    assert stream.ids() == [1, 2]
+    await stream.disconnect()
+
+
+async def test_resume_sends_the_backlog_then_live_events(channel_layer):
+    session = await new_session()
+    for text in ("a", "b"):
+        await sync_to_async(conversations.post_customer_message)(session, content=text)
+    stream = await Stream(
+        f"/api/sessions/{session.name}/events", await owner_cookie(session.name), last_event_id=2
+    ).open()
+    await stream.read_until(lambda s: len(s.ids()) >= 3)
+    assert stream.ids() == [3, 4, 5]
+    assert not stream.of_type("history")
+    await sync_to_async(conversations.escalate)(session)
+    await stream.read_until(lambda s: s.of_type("status"))
+    assert stream.ids() == [3, 4, 5, 6]
+    await stream.disconnect()
+
+
+async def test_dropped_streams_leave_no_group_task_or_subscription_behind(settings):
+    """Open and drop 300 streams; the hub, the layer and the loop are as before."""
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": LAYERS["in-memory"]("")}
+    sessions = [await new_session() for _ in range(30)]
+    cookie = await owner_cookie(*[s.name for s in sessions])
+    warm = await Stream(f"/api/sessions/{sessions[0].name}/events", cookie).open()
+    await warm.read_until(lambda s: s.of_type("history"))
+    await warm.disconnect()
+    await asyncio.sleep(0.1)
+    baseline = len(asyncio.all_tasks())
+
+    streams = [Stream(f"/api/sessions/{sessions[i % 30].name}/events", cookie) for i in range(300)]
+    for stream in streams:
+        await stream.open()
+    await asyncio.gather(*(s.read_until(lambda s: s.of_type("history"), timeout=60) for s in streams))
+    hub = current_hub()
+    assert sum(len(members) for members in hub.groups.values()) == 300
+    assert len(hub.groups) == 30
+    await asyncio.gather(*(s.disconnect() for s in streams))
+    await asyncio.sleep(0.2)
+
+    assert hub.groups == {}
+    layer = get_channel_layer()
+    assert all(not members for members in layer.groups.values()), layer.groups
+    assert len(asyncio.all_tasks()) <= baseline
+    assert await sync_to_async(Event.objects.count)() == 30
+
+
+async def test_queue_stream_opens_with_a_snapshot_and_follows_changes(channel_layer, agent_user):
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(agent_user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = agent_user.get_session_auth_hash()
+    await sync_to_async(store.save)()
+    waiting = await new_session()
+    await sync_to_async(conversations.escalate)(waiting)
+    stream = await Stream("/workbench/api/events", f"sessionid={store.session_key}".encode()).open()
+    assert stream.status == 200
+    await stream.read_until(lambda s: s.of_type("queue"))
+    assert [row["session_name"] for row in stream.of_type("queue")[0]["sessions"]] == [waiting.name]
+    other = await new_session()
+    await sync_to_async(conversations.escalate)(other)
+    await stream.read_until(lambda s: s.of_type("status"))
+    assert stream.of_type("status")[0]["session_name"] == other.name
+    assert stream.ids() == []
+    await stream.disconnect()
