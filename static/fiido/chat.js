@@ -1,0 +1,171 @@
+// The customer's chat page (templates/chatbot/chat.html).
+import {
+  BubbleList,
+  enterSends,
+  formatDuration,
+  getJSON,
+  newClientId,
+  openStream,
+  postJSON,
+  secondsSince,
+  showError,
+} from "./live.js";
+
+const root = document.querySelector("[data-chat]");
+const name = root.dataset.session;
+const api = `/api/sessions/${encodeURIComponent(name)}`;
+const bubbles = new BubbleList(document.getElementById("messages"));
+const statusLine = document.getElementById("status");
+const waited = document.getElementById("waited");
+const connection = document.getElementById("connection");
+const errorBox = document.getElementById("error");
+const form = document.getElementById("composer");
+const input = document.getElementById("composer-input");
+const sendButton = form.querySelector("button[type=submit]");
+const escalateButton = document.getElementById("escalate");
+const cancelButton = document.getElementById("cancel-escalation");
+const endButton = document.getElementById("end-chat");
+const closedNote = document.getElementById("closed-note");
+
+const state = {
+  status: root.dataset.status,
+  agentName: root.dataset.agentName || "",
+  escalatedAt: root.dataset.escalatedAt || "",
+  queuePosition: null,
+  agentLeft: "",
+};
+
+function statusText() {
+  switch (state.status) {
+    case "pending_manual": {
+      const place = state.queuePosition ? ` You are number ${state.queuePosition} in the queue.` : "";
+      return `Waiting for an agent.${place}`;
+    }
+    case "manual_live":
+      return `${state.agentName || "An agent"} has joined the chat.`;
+    case "closed":
+      return "This chat is closed.";
+    default:
+      return state.agentLeft ? `${state.agentLeft} left; the assistant is back.` : "The assistant is answering.";
+  }
+}
+
+function renderWaited() {
+  const waiting = state.status === "pending_manual";
+  waited.hidden = !waiting;
+  if (waiting) waited.textContent = `Waiting ${formatDuration(secondsSince(state.escalatedAt))}`;
+}
+
+function render() {
+  const text = statusText();
+  if (statusLine.textContent !== text) statusLine.textContent = text; // a live region: announce changes only
+  renderWaited();
+  root.dataset.status = state.status;
+  const closed = state.status === "closed";
+  input.disabled = closed;
+  sendButton.disabled = closed;
+  escalateButton.hidden = state.status !== "bot_active";
+  cancelButton.hidden = state.status !== "pending_manual";
+  endButton.hidden = closed;
+  closedNote.hidden = !closed;
+}
+
+function applyState(next) {
+  if (!next || !next.status) return;
+  const previous = state.status;
+  if (previous === "manual_live" && next.status === "bot_active") state.agentLeft = state.agentName;
+  if (next.status !== "bot_active") state.agentLeft = "";
+  state.status = next.status;
+  const agent = next.assigned_agent !== undefined ? next.assigned_agent : next.agent;
+  if (agent && agent.name) state.agentName = agent.name;
+  if (next.escalated_at !== undefined) state.escalatedAt = next.escalated_at || "";
+  if (next.queue_position !== undefined) state.queuePosition = next.queue_position;
+  render();
+  if (state.status === "pending_manual" && next.queue_position === undefined) refreshState();
+}
+
+async function refreshState() {
+  const { ok, data } = await getJSON(api);
+  if (ok) applyState(data);
+}
+
+function onEvent(data) {
+  switch (data.type) {
+    case "connected":
+      if (data.status !== state.status) refreshState();
+      break;
+    case "history":
+      for (const message of data.messages || []) bubbles.add(message);
+      applyState(data.session || { status: data.status });
+      break;
+    case "message":
+      bubbles.add(data.message);
+      break;
+    case "status":
+      applyState(data);
+      break;
+    default:
+      break;
+  }
+}
+
+openStream(`${api}/events`, {
+  lastEventId: root.dataset.lastEventId,
+  onEvent,
+  onConnection(mode) {
+    connection.hidden = mode === "live";
+    root.dataset.stream = mode; // "live" or "reconnecting"
+  },
+});
+
+async function send(text, clientId) {
+  const { ok, status, data } = await postJSON(`${api}/messages`, { content: text, client_id: clientId });
+  if (ok) {
+    bubbles.add(data.message);
+    if (data.reply) bubbles.add(data.reply);
+    showError(errorBox, "");
+    return;
+  }
+  const reason = data.error || "Not sent.";
+  bubbles.markFailed(clientId, status === 0 ? "Not sent." : reason, () => send(text, clientId));
+  if (status !== 0) showError(errorBox, reason);
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text || input.disabled) return;
+  const clientId = newClientId();
+  bubbles.addPending({ role: "user", name: "You", text, clientId });
+  input.value = "";
+  input.focus();
+  send(text, clientId);
+});
+enterSends(input, form);
+
+async function act(button, path, body) {
+  button.disabled = true;
+  const { ok, data } = await postJSON(`${api}/${path}`, body);
+  button.disabled = false;
+  if (ok) {
+    showError(errorBox, "");
+    applyState(data);
+  } else {
+    showError(errorBox, data.error || "That did not work. Please try again.");
+    refreshState();
+  }
+}
+
+escalateButton.addEventListener("click", () => act(escalateButton, "escalate", { reason: "Customer asked for a person" }));
+cancelButton.addEventListener("click", () => act(cancelButton, "cancel-escalation"));
+endButton.addEventListener("click", () => act(endButton, "close"));
+
+// The waiting time ticks; the place in the queue is read again now and then.
+setInterval(renderWaited, 1000);
+setInterval(() => {
+  if (state.status === "pending_manual") refreshState();
+}, 10000);
+
+render();
+if (state.status === "pending_manual") refreshState();
+bubbles.scrollToEnd();

@@ -1,0 +1,231 @@
+// Fiido service desk: what the chat page and the workbench share.
+// Bubbles are keyed by message id; the server renders their HTML once
+// (templates/includes/bubble.html, autoescaped) and the pages only insert it.
+// User text typed on this page is only ever set with textContent.
+
+export function csrfToken() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "csrftoken") return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+// POST JSON with Django's CSRF header. Resolves to {ok, status, data};
+// a network failure resolves to {ok: false, status: 0}.
+export async function postJSON(url, body = {}) {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try {
+      data = await response.json();
+    } catch {
+      data = {};
+    }
+    return { ok: response.ok, status: response.status, data };
+  } catch {
+    return { ok: false, status: 0, data: { error: "Could not reach the server. Check your connection and try again." } };
+  }
+}
+
+export async function getJSON(url) {
+  try {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    return { ok: response.ok, status: response.status, data: await response.json() };
+  } catch {
+    return { ok: false, status: 0, data: {} };
+  }
+}
+
+// A v4 UUID for a message's client_id (crypto.randomUUID needs a secure context).
+export function newClientId() {
+  if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+  const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// "1:05", "12:40", "1:02:03"
+export function formatDuration(totalSeconds) {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+export function secondsSince(iso) {
+  const at = Date.parse(iso || "");
+  return Number.isNaN(at) ? 0 : Math.max(0, (Date.now() - at) / 1000);
+}
+
+function fromHTML(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html; // server-rendered, autoescaped bubble
+  return template.content.firstElementChild;
+}
+
+// The conversation's bubbles, in seq order, each message id at most once.
+export class BubbleList {
+  constructor(container) {
+    this.container = container;
+    this.seen = new Set();
+    for (const el of container.querySelectorAll("[data-message-id]")) this.seen.add(el.dataset.messageId);
+  }
+
+  nearBottom() {
+    const c = this.container;
+    return c.scrollHeight - c.scrollTop - c.clientHeight < 120;
+  }
+
+  scrollToEnd() {
+    this.container.scrollTop = this.container.scrollHeight;
+  }
+
+  // Insert a stored message (payload with id, seq, client_id, html).
+  // Returns true when it was new; an id already shown is ignored.
+  add(message) {
+    if (!message || message.id === undefined || message.id === null) return false;
+    const id = String(message.id);
+    if (this.seen.has(id) || this.container.querySelector(`[data-message-id="${CSS.escape(id)}"]`)) {
+      this.seen.add(id);
+      this.pendingFor(message.client_id)?.remove(); // a stale pending twin never stays
+      return false;
+    }
+    const el = fromHTML(message.html || "");
+    if (!el) return false;
+    const stick = this.nearBottom();
+    this.seen.add(id);
+    const pending = this.pendingFor(message.client_id);
+    if (pending) pending.remove();
+    this.place(el);
+    if (stick || pending) this.scrollToEnd();
+    return true;
+  }
+
+  pendingFor(clientId) {
+    if (!clientId) return null;
+    return this.container.querySelector(`.bubble--pending[data-client-id="${CSS.escape(String(clientId))}"]`);
+  }
+
+  place(el) {
+    const seq = Number(el.dataset.seq);
+    const before = [...this.container.children].find(
+      (child) => child.classList.contains("bubble--pending") || Number(child.dataset.seq) > seq,
+    );
+    this.container.insertBefore(el, before || null);
+  }
+
+  // An optimistic bubble for text being sent, replaced by the stored message.
+  addPending({ role, name, text, clientId }) {
+    const article = document.createElement("article");
+    article.className = `bubble bubble--${role} bubble--pending`;
+    article.dataset.clientId = clientId;
+    const meta = document.createElement("header");
+    meta.className = "bubble__meta";
+    const who = document.createElement("span");
+    who.className = "bubble__name";
+    who.textContent = name;
+    const state = document.createElement("span");
+    state.className = "bubble__state";
+    state.textContent = "Sending…";
+    meta.append(who, " ", state);
+    const body = document.createElement("div");
+    body.className = "bubble__body";
+    const p = document.createElement("p");
+    p.className = "bubble__text bubble__text--raw";
+    p.textContent = text;
+    body.append(p);
+    article.append(meta, body);
+    this.container.append(article);
+    this.scrollToEnd();
+    return article;
+  }
+
+  markFailed(clientId, message, retry) {
+    const pending = this.pendingFor(clientId);
+    if (!pending) return;
+    pending.classList.add("bubble--failed");
+    const state = pending.querySelector(".bubble__state");
+    state.textContent = message || "Not sent.";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link-button";
+    button.textContent = "Retry";
+    button.addEventListener("click", () => {
+      pending.classList.remove("bubble--failed");
+      state.textContent = "Sending…";
+      retry();
+    });
+    state.append(" ", button);
+  }
+}
+
+// An EventSource that says when it drops and comes back, and that starts
+// again by itself if the browser gives up (a non-200 answer closes it).
+// EventSource resends Last-Event-ID natively on its own reconnects; a new
+// one resumes with ?last_event_id= from the last id seen.
+export function openStream(url, { lastEventId = null, onEvent, onConnection }) {
+  let source = null;
+  let lastId = lastEventId;
+  let timer = null;
+
+  function open() {
+    const target = new URL(url, window.location.href);
+    if (lastId !== null && lastId !== undefined && lastId !== "") target.searchParams.set("last_event_id", lastId);
+    source = new EventSource(target);
+    source.onmessage = (event) => {
+      if (event.lastEventId) lastId = event.lastEventId;
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (data.type === "connected") onConnection("live");
+      onEvent(data);
+    };
+    source.onerror = () => {
+      onConnection("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        source.close();
+        clearTimeout(timer);
+        timer = setTimeout(open, 3000);
+      }
+    };
+  }
+
+  open();
+  return {
+    close() {
+      clearTimeout(timer);
+      if (source) source.close();
+    },
+    get lastId() {
+      return lastId;
+    },
+  };
+}
+
+// Enter sends; Shift+Enter adds a new line.
+export function enterSends(textarea, form) {
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+export function showError(el, text) {
+  if (!el) return;
+  el.textContent = text || "";
+  el.hidden = !text;
+}

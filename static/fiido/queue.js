@@ -1,0 +1,213 @@
+// The agents' live queue (templates/workbench/queue.html).
+import { formatDuration, openStream } from "./live.js";
+
+const root = document.querySelector("[data-queue]");
+const me = root.dataset.me;
+const lists = {
+  waiting: document.getElementById("waiting"),
+  mine: document.getElementById("mine"),
+  others: document.getElementById("others"),
+  bot: document.getElementById("bot"),
+};
+const waitingCount = document.getElementById("waiting-count");
+const connection = document.getElementById("connection");
+const notifyButton = document.getElementById("enable-notifications");
+const RECENT_BOT_ROWS = 20;
+const baseTitle = document.title;
+
+let rows = new Map(); // session name -> row (the API's session row shape)
+let clockOffsetMs = 0; // server clock minus ours, learnt from waiting_seconds
+
+function learnClock(sessions) {
+  for (const row of sessions) {
+    if (row.waiting_seconds !== null && row.waiting_seconds !== undefined && row.escalated_at) {
+      clockOffsetMs = Date.parse(row.escalated_at) + row.waiting_seconds * 1000 - Date.now();
+      return;
+    }
+  }
+}
+
+function waitedSeconds(row) {
+  const at = Date.parse(row.escalated_at || "");
+  return Number.isNaN(at) ? 0 : Math.max(0, (Date.now() + clockOffsetMs - at) / 1000);
+}
+
+function time(iso) {
+  const at = new Date(iso || "");
+  return Number.isNaN(at.getTime()) ? "" : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function rowElement(row) {
+  const li = document.createElement("li");
+  li.className = `row row--${row.status}`;
+  li.dataset.session = row.session_name;
+  const link = document.createElement("a");
+  link.className = "row__link";
+  link.href = `/workbench/sessions/${encodeURIComponent(row.session_name)}`;
+  const who = document.createElement("span");
+  who.className = "row__who";
+  who.textContent = row.customer_name || `Visitor ${row.session_name.slice(0, 6)}`;
+  const last = document.createElement("span");
+  last.className = "row__last";
+  const message = row.last_message;
+  last.textContent = message ? message.text : row.escalation_reason || "No messages yet";
+  const meta = document.createElement("span");
+  meta.className = "row__meta";
+  if (row.status === "pending_manual") {
+    meta.classList.add("row__wait");
+    meta.dataset.waitingSince = row.session_name;
+    meta.textContent = `waiting ${formatDuration(waitedSeconds(row))}`;
+  } else if (row.status === "manual_live") {
+    meta.textContent = row.assigned_agent ? `with ${row.assigned_agent.name}` : "live";
+  } else {
+    meta.textContent = time(row.updated_at);
+  }
+  link.append(who, last, meta);
+  li.append(link);
+  return li;
+}
+
+function fill(list, items) {
+  list.replaceChildren(...items.map(rowElement));
+  if (!items.length) {
+    const empty = document.createElement("li");
+    empty.className = "rows__empty";
+    empty.textContent = list.dataset.empty;
+    list.append(empty);
+  }
+}
+
+const byTime = (key) => (a, b) => (Date.parse(a[key] || "") || 0) - (Date.parse(b[key] || "") || 0);
+
+function render() {
+  const all = [...rows.values()];
+  const waiting = all.filter((r) => r.status === "pending_manual").sort(byTime("escalated_at"));
+  const live = all.filter((r) => r.status === "manual_live");
+  const isMine = (r) => r.assigned_agent && r.assigned_agent.username === me;
+  const bot = all
+    .filter((r) => r.status === "bot_active")
+    .sort(byTime("updated_at"))
+    .reverse()
+    .slice(0, RECENT_BOT_ROWS);
+  fill(lists.waiting, waiting);
+  fill(lists.mine, live.filter(isMine));
+  fill(lists.others, live.filter((r) => !isMine(r)));
+  fill(lists.bot, bot);
+  waitingCount.textContent = String(waiting.length);
+  document.title = waiting.length ? `(${waiting.length}) ${baseTitle}` : baseTitle;
+}
+
+function tick() {
+  for (const el of lists.waiting.querySelectorAll("[data-waiting-since]")) {
+    const row = rows.get(el.dataset.waitingSince);
+    if (row) el.textContent = `waiting ${formatDuration(waitedSeconds(row))}`;
+  }
+}
+
+// --- A new escalation: a short chime (WebAudio, no sound files) and a notification.
+let audio = null;
+function unlockAudio() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!audio && Context) audio = new Context();
+  if (audio && audio.state === "suspended") audio.resume();
+}
+document.addEventListener("pointerdown", unlockAudio);
+document.addEventListener("keydown", unlockAudio);
+
+function chime() {
+  try {
+    unlockAudio();
+  } catch {
+    return;
+  }
+  if (!audio) return;
+  const start = audio.currentTime;
+  [880, 1318.5].forEach((frequency, index) => {
+    const at = start + index * 0.16;
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.type = "sine";
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.25, at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.3);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start(at);
+    oscillator.stop(at + 0.32);
+  });
+}
+
+function notify(row) {
+  root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
+  chime();
+  if ("Notification" in window && Notification.permission === "granted") {
+    const who = row.customer_name || "A customer";
+    const note = new Notification("A customer is waiting", {
+      body: `${who}: ${row.escalation_reason || "asked for a person"}`,
+      tag: `fiido-${row.session_name}`,
+    });
+    note.addEventListener("click", () => {
+      window.focus();
+      window.location.href = `/workbench/sessions/${encodeURIComponent(row.session_name)}`;
+    });
+  }
+}
+
+function setUpNotifications() {
+  if (!("Notification" in window) || Notification.permission !== "default") return;
+  notifyButton.hidden = false;
+  notifyButton.addEventListener("click", async () => {
+    unlockAudio();
+    await Notification.requestPermission();
+    notifyButton.hidden = Notification.permission === "default";
+  });
+}
+
+// --- The stream: a snapshot, then status and customer-message events.
+function onEvent(data) {
+  if (data.type === "queue") {
+    learnClock(data.sessions || []);
+    rows = new Map((data.sessions || []).map((row) => [row.session_name, row]));
+    render();
+  } else if (data.type === "status") {
+    const known = rows.get(data.session_name);
+    const row = known || { session_name: data.session_name, customer_name: "", last_message: null };
+    const fresh = data.status === "pending_manual" && (!known || known.status !== "pending_manual");
+    Object.assign(row, {
+      status: data.status,
+      assigned_agent: data.agent,
+      escalated_at: data.escalated_at,
+      escalation_reason: data.escalation_reason,
+      updated_at: new Date(Date.now() + clockOffsetMs).toISOString(),
+    });
+    if (data.status === "closed") rows.delete(data.session_name);
+    else rows.set(data.session_name, row);
+    render();
+    if (fresh) notify(row);
+  } else if (data.type === "message" && data.message) {
+    const row = rows.get(data.session_name) || {
+      session_name: data.session_name,
+      customer_name: "",
+      status: "bot_active",
+      assigned_agent: null,
+    };
+    row.last_message = { role: data.message.role, text: (data.message.content || "").slice(0, 200), created_at: data.message.created_at };
+    row.updated_at = data.message.created_at;
+    rows.set(data.session_name, row);
+    render();
+  }
+}
+
+const initial = JSON.parse(document.getElementById("queue-data").textContent);
+learnClock(initial);
+rows = new Map(initial.map((row) => [row.session_name, row]));
+render();
+setUpNotifications();
+setInterval(tick, 1000);
+openStream("/workbench/api/events", {
+  onEvent,
+  onConnection(mode) {
+    connection.hidden = mode === "live";
+    root.dataset.stream = mode; // "live" or "reconnecting"
+  },
+});

@@ -1,0 +1,140 @@
+// The agent's view of one conversation (templates/workbench/session.html).
+import { BubbleList, enterSends, formatDuration, newClientId, openStream, postJSON, secondsSince, showError } from "./live.js";
+
+const root = document.querySelector("[data-conversation]");
+const name = root.dataset.session;
+const api = `/workbench/api/sessions/${encodeURIComponent(name)}`;
+const me = root.dataset.me;
+const superuser = root.dataset.superuser === "true";
+const bubbles = new BubbleList(document.getElementById("messages"));
+const statusLine = document.getElementById("status");
+const waited = document.getElementById("waited");
+const reasonLine = document.getElementById("reason-line");
+const reason = document.getElementById("reason");
+const connection = document.getElementById("connection");
+const errorBox = document.getElementById("error");
+const form = document.getElementById("composer");
+const input = document.getElementById("composer-input");
+const sendButton = form.querySelector("button[type=submit]");
+const takeOverButton = document.getElementById("take-over");
+const releaseButton = document.getElementById("release");
+const closeButton = document.getElementById("close");
+
+const state = {
+  status: root.dataset.status,
+  agent: root.dataset.agentUsername ? { username: root.dataset.agentUsername, name: root.dataset.agentName } : null,
+  escalatedAt: root.dataset.escalatedAt || "",
+};
+
+const mine = () => state.status === "manual_live" && state.agent && state.agent.username === me;
+
+function statusText() {
+  switch (state.status) {
+    case "pending_manual":
+      return "Waiting for an agent.";
+    case "manual_live":
+      return mine() ? "You are in this conversation." : `${state.agent ? state.agent.name : "Another agent"} is in this conversation.`;
+    case "closed":
+      return "This conversation is closed.";
+    default:
+      return "The assistant is answering.";
+  }
+}
+
+function renderWaited() {
+  waited.hidden = state.status !== "pending_manual";
+  if (!waited.hidden) waited.textContent = `Waiting ${formatDuration(secondsSince(state.escalatedAt))}`;
+}
+
+function render() {
+  renderWaited();
+  const text = statusText();
+  if (statusLine.textContent !== text) statusLine.textContent = text;
+  root.dataset.status = state.status;
+  takeOverButton.hidden = state.status !== "pending_manual";
+  releaseButton.hidden = !(state.status === "manual_live" && (mine() || superuser));
+  closeButton.hidden = !(state.status === "pending_manual" || mine() || (superuser && state.status !== "closed"));
+  const canWrite = mine();
+  input.disabled = !canWrite;
+  sendButton.disabled = !canWrite;
+  input.placeholder = canWrite
+    ? "Reply to the customer (Enter sends, Shift+Enter for a new line)"
+    : state.status === "closed"
+      ? "This conversation is closed"
+      : "Take over to reply";
+}
+
+function applyState(next) {
+  if (!next || !next.status) return;
+  state.status = next.status;
+  const agent = next.assigned_agent !== undefined ? next.assigned_agent : next.agent;
+  if (agent !== undefined) state.agent = agent;
+  if (next.escalated_at !== undefined) state.escalatedAt = next.escalated_at || "";
+  if (next.escalation_reason !== undefined) {
+    reason.textContent = next.escalation_reason || "";
+    reasonLine.hidden = !next.escalation_reason;
+  }
+  render();
+}
+
+openStream(`${api}/events`, {
+  lastEventId: root.dataset.lastEventId,
+  onConnection(mode) {
+    connection.hidden = mode === "live";
+    root.dataset.stream = mode; // "live" or "reconnecting"
+  },
+  onEvent(data) {
+    if (data.type === "history") {
+      for (const message of data.messages || []) bubbles.add(message);
+      applyState(data.session || { status: data.status });
+    } else if (data.type === "message") {
+      bubbles.add(data.message);
+    } else if (data.type === "status") {
+      applyState(data);
+    }
+  },
+});
+
+async function act(button, path) {
+  button.disabled = true;
+  const { ok, data } = await postJSON(`${api}/${path}`);
+  button.disabled = false;
+  if (ok) {
+    showError(errorBox, "");
+    applyState(data);
+  } else {
+    showError(errorBox, data.error || "That did not work. Please try again.");
+  }
+}
+
+takeOverButton.addEventListener("click", () => act(takeOverButton, "takeover"));
+releaseButton.addEventListener("click", () => act(releaseButton, "release"));
+closeButton.addEventListener("click", () => act(closeButton, "close"));
+
+async function send(text, clientId) {
+  const { ok, status, data } = await postJSON(`${api}/messages`, { content: text, client_id: clientId });
+  if (ok) {
+    bubbles.add(data.message);
+    return;
+  }
+  const problem = data.error || "Not sent.";
+  bubbles.markFailed(clientId, status === 0 ? "Not sent." : problem, () => send(text, clientId));
+  if (status !== 0) showError(errorBox, problem);
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text || input.disabled) return;
+  const clientId = newClientId();
+  bubbles.addPending({ role: "agent", name: "You", text, clientId });
+  input.value = "";
+  input.focus();
+  send(text, clientId);
+});
+enterSends(input, form);
+
+setInterval(renderWaited, 1000);
+
+render();
+bubbles.scrollToEnd();
