@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKERS ?= 4
 PORT ?= 8000
+RUN_DIR ?= /tmp/fiido-supervisor
 export REDIS_URL ?=
 
 .PHONY: run test lint serve bench clean
@@ -37,10 +38,20 @@ lint: $(VENV)/.installed-test
 ## serve: $(WORKERS) daphne workers on one socket under supervisor (needs REDIS_URL)
 serve: $(VENV)/.installed
 	@test -n "$(REDIS_URL)" || (echo "make serve needs REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0" && exit 2)
-	$(BIN)/pip install --quiet "supervisor>=4.2,<5"
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	WORKERS=$(WORKERS) PORT=$(PORT) VENV=$(abspath $(VENV)) $(BIN)/supervisord -n -c deploy/supervisord.conf
+	mkdir -p $(RUN_DIR)
+	WORKERS=$(WORKERS) PORT=$(PORT) VENV=$(abspath $(VENV)) RUN_DIR=$(RUN_DIR) $(BIN)/supervisord -n -c deploy/supervisord.conf
+
+## bench: floor, peer and ours on the shared yardstick -> bench/RESULTS.md, bench/latency.png (BENCH_QUICK=1: smoke scale)
+BENCH_VENV ?= /tmp/fiido-bench/venv
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed $(BENCH_VENV)/.installed
+	PROJECT_PYTHON=$(abspath $(BIN))/python $(BENCH_VENV)/bin/python bench/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,160 @@
+"""The multi-worker deployment: supervisord runs daphne workers on one socket;
+a worker killed with SIGKILL is restarted, and its clients resume elsewhere
+with nothing lost and nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT, SSEReader, agent, customer, free_port, wait_until, worker_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+
+class Supervisor:
+    def __init__(self, workers: int, redis_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.run_dir = tempfile.mkdtemp(prefix="fiido-supervisor-")
+        self.env = worker_env(
+            REDIS_URL=redis_url,
+            WORKERS=str(workers),
+            PORT=str(self.port),
+            VENV=str(Path(sys.executable).parent.parent),
+            RUN_DIR=self.run_dir,
+            SSE_HEARTBEAT_SECONDS="30",
+        )
+        self.bin = Path(sys.executable).parent
+        self.process = subprocess.Popen(
+            [str(self.bin / "supervisord"), "-n", "-c", str(ROOT / "deploy" / "supervisord.conf")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(self.bin / "supervisorctl"), "-c", str(ROOT / "deploy" / "supervisord.conf"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return result.stdout
+
+    def pids(self) -> dict[str, int]:
+        """Running workers by name."""
+        running = {}
+        for line in self.ctl("status").splitlines():
+            parts = line.split()
+            if len(parts) >= 4 and parts[1] == "RUNNING":
+                running[parts[0]] = int(parts[3].rstrip(","))
+        return running
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def supervisor(transactional_db, redis_url):
+    started = Supervisor(2, redis_url)
+    try:
+        wait_until(lambda: len(started.pids()) == 2, timeout=60, what="two workers RUNNING")
+        wait_until(lambda: _healthy(started.url), timeout=30, what="the socket to answer")
+        yield started
+    finally:
+        started.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _connections_of(pid: int, port: int) -> int:
+    import psutil
+
+    return sum(
+        1 for c in psutil.Process(pid).net_connections(kind="tcp") if c.laddr.port == port and c.status == "ESTABLISHED"
+    )
+
+
+def send_with_retry(desk, name: str, text: str) -> dict:
+    """Post as a real client would: retry a dropped connection with the same
+    client_id, which the server makes idempotent."""
+    body = {"content": text, "client_id": str(uuid.uuid4())}
+    for _ in range(3):
+        try:
+            return desk.post(f"/workbench/api/sessions/{name}/messages", body).json()["message"]
+        except httpx.TransportError:
+            continue
+    raise AssertionError(f"could not send {text!r}")
+
+
+def test_a_killed_worker_is_restarted_and_its_streams_resume_without_loss(supervisor, agent_user):
+    visitor, name = customer(supervisor.url)
+    visitor.post(f"/api/sessions/{name}/escalate")
+    desk = agent(supervisor.url, "alice", "alice-password")
+    assert desk.post(f"/workbench/api/sessions/{name}/takeover").status_code == 200
+
+    readers = [
+        SSEReader(f"{supervisor.url}/api/sessions/{name}/events", cookies=visitor.client.cookies).wait_connected()
+        for _ in range(12)
+    ]
+    pids = supervisor.pids()
+    load = {worker: _connections_of(pid, supervisor.port) for worker, pid in pids.items()}
+    victim = max(load, key=load.get)
+    assert load[victim] > 0, load
+    os.kill(pids[victim], signal.SIGKILL)
+
+    sent = [send_with_retry(desk, name, f"while down {i}") for i in range(3)]
+    # Clients whose worker died reconnect, to whichever worker answers, from their last id.
+    final = []
+    for reader in readers:
+        wait_until(lambda r=reader: r.error is not None or "while down 2" in [m["content"] for m in r.messages()])
+        if reader.error is None:
+            final.append(reader)
+            continue
+        resumed = SSEReader(
+            f"{supervisor.url}/api/sessions/{name}/events",
+            cookies=visitor.client.cookies,
+            headers={"Last-Event-ID": str(reader.ids()[-1])},
+        ).wait_connected()
+        resumed.events = reader.events + resumed.events
+        final.append(resumed)
+    dropped = sum(1 for r in readers if r.error is not None)
+    assert 0 < dropped <= load[victim]  # its other connections were plain requests
+    try:
+        for reader in final:
+            reader.wait_for(lambda r: "while down 2" in [m["content"] for m in r.messages()])
+            ids = reader.ids()
+            assert ids == sorted(set(ids)), ids
+            shown = [m["id"] for m in reader.messages()]
+            assert len(shown) == len(set(shown))
+            assert {m["id"] for m in sent} <= set(shown)
+        restarted = wait_until(
+            lambda: (p := supervisor.pids()).get(victim) not in (None, pids[victim]) and p,
+            timeout=60,
+            what="supervisor to restart the worker",
+        )
+        assert len(restarted) == 2
+    finally:
+        for reader in {*readers, *final}:
+            reader.close()
