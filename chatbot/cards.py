@@ -40,6 +40,28 @@ class CardPart(TypedDict):
 Part = TextPart | CardPart
 
 
+# Badge colours by status (DESIGN §7's vocabulary); anything else is "other".
+STATUS_TONES = {
+    "Shipped": "moving",
+    "In Transit": "moving",
+    "Out for Delivery": "moving",
+    "Received": "done",
+    "Active": "done",
+    "Delivery Failed": "problem",
+    "Cancelled": "problem",
+    "Expired": "problem",
+    "Refunded": "refund",
+    "Returned & Refunded": "refund",
+    "Pending": "waiting",
+}
+_TONES_BY_KEY = {status.lower(): tone for status, tone in STATUS_TONES.items()}
+
+
+def status_tone(status: str) -> str:
+    """The badge tone of a card status: moving, done, problem, refund, waiting or other."""
+    return _TONES_BY_KEY.get(" ".join(status.lower().split()), "other")
+
+
 def safe_url(value: str) -> str:
     """Return ``value`` if it is a whole http(s) URL, else an empty string."""
     value = value.strip()
