@@ -13,6 +13,7 @@ const waitingCount = document.getElementById("waiting-count");
 const connection = document.getElementById("connection");
 const notifyButton = document.getElementById("enable-notifications");
 const RECENT_BOT_ROWS = 20;
+const ROLE_LABELS = { bot: "Assistant", agent: "Agent", system: "Note" };
 const baseTitle = document.title;
 
 let rows = new Map(); // session name -> row (the API's session row shape)
@@ -50,7 +51,13 @@ function rowElement(row) {
   const last = document.createElement("span");
   last.className = "row__last";
   const message = row.last_message;
-  last.textContent = message ? message.text : row.escalation_reason || "No messages yet";
+  if (message && ROLE_LABELS[message.role]) {
+    const role = document.createElement("span");
+    role.className = "row__role";
+    role.textContent = `${ROLE_LABELS[message.role]}: `;
+    last.append(role);
+  }
+  last.append(message ? message.text : row.escalation_reason || "No messages yet");
   const meta = document.createElement("span");
   meta.className = "row__meta";
   if (row.status === "pending_manual") {

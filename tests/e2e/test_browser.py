@@ -17,6 +17,7 @@ import pytest
 from django.db import connections, transaction
 
 from tests.support import ROOT, agent, need
+from tests.support import customer as customer_session
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
 
@@ -76,6 +77,11 @@ def open_page(browser, url: str, **context_options):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # A page that breaks the Content-Security-Policy (inline script, style or handler) fails the test.
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     page.errors = errors
     page.goto(url)
     return page
@@ -191,9 +197,20 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     customer.wait_for_selector(".bubble--bot >> nth=1")  # the bot answered
     customer.get_by_text("The assistant is answering.").wait_for()
 
+    # Two more visitors, still with the assistant: the queue lists them apart.
+    others = []
+    for question in ("Do you ship to Ireland?", "How long is the warranty on the C11?"):
+        visitor, other = customer_session(first.url)
+        others.append(other)
+        assert visitor.post(f"/api/sessions/{other}/messages", {"content": question}).status_code == 201
+        visitor.close()
+
     desk = log_in(browser, second.url, "alice", "alice-password", viewport={"width": 1100, "height": 760})
     desk.evaluate("() => { window.__sameDocument = true; }")
     assert desk.title() == "Queue · Fiido workbench"
+    for other in others:
+        desk.locator(f'#bot [data-session="{other}"]').wait_for()
+    assert desk.locator(f'#bot [data-session="{name}"]').count() == 1
 
     customer.get_by_role("button", name="Talk to a person").click()
     customer.get_by_text(re.compile(r"Waiting for an agent\. You are number 1 in the queue\.")).wait_for()
@@ -202,6 +219,7 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     # The queue updates live: the row appears, the title counts it, an alert fires.
     row = desk.locator(f'#waiting [data-session="{name}"]')
     row.wait_for()
+    assert desk.locator(f'#bot [data-session="{name}"]').count() == 0
     desk.wait_for_function("() => document.title.startsWith('(1) ')")
     assert desk.evaluate("() => window.__sameDocument") is True, "the queue page reloaded"
     assert desk.get_attribute("[data-queue]", "data-alerts") == "1"
