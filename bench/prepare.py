@@ -1,0 +1,104 @@
+"""Prepare benchmark sessions: ``prepare.py OUT.jsonl --sessions N [--viewers V]``.
+
+Run with the project's Python and the bench's ``DATABASE_URL``. It creates a
+bench agent and N conversations taken over by that agent (``manual_live``,
+through the real state machine), so an agent message is exactly one event
+and the bot never answers. For every line of OUT it mints a customer Django
+session owning the conversation (the cookie the customer stream checks) and
+writes ``{"session", "cookie", "agent_cookie", "csrf"}``: subscribers use
+``cookie``, publishers ``agent_cookie`` and ``csrf``.
+
+``--viewers V`` writes V lines for the *first* conversation, each with its own
+customer cookie: V separate screens of one session (the fan-out scenario).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fiido.settings")
+
+BENCH_AGENT = "bench-agent"
+
+
+def session_row(store_class, data: dict, expiry):
+    from django.contrib.sessions.models import Session
+
+    key = store_class()._get_new_session_key()
+    return Session(session_key=key, session_data=store_class().encode(data), expire_date=expiry)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("--sessions", type=int, default=1)
+    parser.add_argument("--viewers", type=int, default=0, help="lines for the first session, one cookie each")
+    args = parser.parse_args(argv)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
+    from django.utils import timezone
+    from django.utils.crypto import get_random_string
+
+    from chatbot import conversations
+    from chatbot.selectors import OWNED_SESSIONS_KEY
+    from workbench.management.commands.create_agent import ensure_agent
+
+    started = time.monotonic()
+    agent, _ = ensure_agent(BENCH_AGENT, None, first_name="Bench")
+    expiry = timezone.now() + timezone.timedelta(days=1)
+    agent_row = session_row(
+        SessionStore,
+        {
+            SESSION_KEY: str(agent.pk),
+            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            HASH_SESSION_KEY: agent.get_session_auth_hash(),
+        },
+        expiry,
+    )
+    csrf = get_random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS)  # the unmasked cookie secret
+    agent_cookie = f"{settings.SESSION_COOKIE_NAME}={agent_row.session_key}; {settings.CSRF_COOKIE_NAME}={csrf}"
+
+    names = []
+    for _ in range(args.sessions):
+        session = conversations.start(customer_name="bench")
+        conversations.escalate(session, reason="bench")
+        conversations.take_over(session, agent=agent)
+        names.append(session.name)
+
+    owners = [names[0]] * args.viewers if args.viewers else names
+    rows = [session_row(SessionStore, {OWNED_SESSIONS_KEY: [name]}, expiry) for name in owners]
+    Session.objects.bulk_create([agent_row, *rows], batch_size=500)
+
+    with open(args.out, "w") as out:
+        for name, row in zip(owners, rows, strict=True):
+            line = {
+                "session": name,
+                "cookie": f"{settings.SESSION_COOKIE_NAME}={row.session_key}",
+                "agent_cookie": agent_cookie,
+                "csrf": csrf,
+            }
+            out.write(json.dumps(line) + "\n")
+    print(
+        f"prepared {len(names)} sessions, {len(rows)} viewer cookies -> {args.out} "
+        f"in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
