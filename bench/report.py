@@ -129,13 +129,16 @@ def latency_table(groups: dict, out: list[str]) -> None:
             p99_all = ", ".join(fmt(v) for v in s["p99_all"]) if s["runs"] > 1 else ""
             out.append(
                 f"| {title} | {LABELS[system]} | {s['runs']} | {fmt(s['p50'])} | {fmt(s['p99'])}"
-                f"{f' ({p99_all})' if p99_all else ''} | {fmt(s['max'])} | {s['lost']} of {s['expected']:,} | {s['dups']} "
+                f"{f' ({p99_all})' if p99_all else ''} | {fmt(s['max'])} "
+                f"| {s['lost']} of {s['expected']:,} | {s['dups']} "
                 f"| {fmt(s['eps'])} | {cpu} | {fmt(s['threads'])} |"
             )
 
 
 def ratio_table(groups: dict, out: list[str]) -> None:
-    out.append("| scenario | ours p50 / p99 ms | peer ÷ ours (p50, p99) | ours ÷ floor (p50, p99) | target p99 | met? |")
+    out.append(
+        "| scenario | ours p50 / p99 ms | peer ÷ ours (p50, p99) | ours ÷ floor (p50, p99) | target p99 | met? |"
+    )
     out.append("|---|---|---|---|---|---|")
     for scenario in ("S1", "S2", "S3"):
         ours = groups.get((scenario, "ours"))
@@ -145,8 +148,15 @@ def ratio_table(groups: dict, out: list[str]) -> None:
         peer = summarize(groups[(scenario, "peer")]) if groups.get((scenario, "peer")) else None
         floor = summarize(groups[(scenario, "floor-fanout")]) if groups.get((scenario, "floor-fanout")) else None
         target = TARGETS.get(scenario)
-        met = "–" if o["p99"] is None else ("yes" if o["p99"] <= target and o["lost"] == 0 and o["dups"] == 0 else
-                                            f"**no** ({o['p99'] / target:.1f}× the target)")
+        met = (
+            "–"
+            if o["p99"] is None
+            else (
+                "yes"
+                if o["p99"] <= target and o["lost"] == 0 and o["dups"] == 0
+                else f"**no** ({o['p99'] / target:.1f}× the target)"
+            )
+        )
         out.append(
             f"| {scenario} | {fmt(o['p50'])} / {fmt(o['p99'])} "
             f"| {ratio(peer and peer['p50'], o['p50'])}, {ratio(peer and peer['p99'], o['p99'])} "
@@ -201,7 +211,10 @@ def layer_table(groups: dict, out: list[str]) -> None:
     )
     out.append("|---|---|---|---|---|---|---|---|---|")
     for scenario in ("S2", "S3"):
-        for system, layer in (("ours", "`pubsub` (RedisPubSubChannelLayer)"), ("ours-core", "`core` (RedisChannelLayer)")):
+        for system, layer in (
+            ("ours", "`pubsub` (RedisPubSubChannelLayer)"),
+            ("ours-core", "`core` (RedisChannelLayer)"),
+        ):
             rows = groups.get((scenario, system))
             if not rows:
                 continue

@@ -307,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default="S5")
     parser.add_argument("--target", default="fiido")
-    parser.add_argument("--url", required=True, help="SSE URL template, e.g. http://127.0.0.1:8102/api/sessions/{session}/events")
+    parser.add_argument(
+        "--url", required=True, help="SSE URL template, e.g. http://127.0.0.1:8102/api/sessions/{session}/events"
+    )
     parser.add_argument("--publish-url", required=True)
     parser.add_argument("--vars", required=True, help="JSON lines: session, cookie, agent_cookie, csrf")
     parser.add_argument("--streams", type=int, default=1000)
@@ -331,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             out.write(line + "\n")
     d, c = result["delivery"], result["catch_up"]
     print(
-        f"S5 {result['connections']['ready']}/{args.streams} ready; lost {d['lost']}/{d['expected']} dup {d['duplicates']}; "
+        f"S5 {result['connections']['ready']}/{args.streams} ready; "
+        f"lost {d['lost']}/{d['expected']} dup {d['duplicates']}; "
         f"{d['reconnected']}/{d['dropped_streams']} reconnected, {d['caught_up']} caught up in p50 {c['p50_ms']} "
         f"p99 {c['p99_ms']} max {c['max_ms']} ms; errors {result['errors']}",
         file=sys.stderr,

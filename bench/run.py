@@ -136,8 +136,21 @@ class Redis:
             port = free_port()
             self.url = f"redis://127.0.0.1:{port}/0"
             self.process = subprocess.Popen(
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--maxclients", "20000", "--dir", str(WORK)],
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--maxclients",
+                    "20000",
+                    "--dir",
+                    str(WORK),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -202,12 +215,25 @@ class Ours:
 
     def start(self) -> Ours:
         for port in self.ports:
-            logfile = open(self.dir / f"daphne-{self.tag}-{port}.log", "w")  # noqa: SIM115
+            logfile = open(self.dir / f"daphne-{self.tag}-{port}.log", "w")
             self.processes.append(
                 subprocess.Popen(
-                    [PROJECT_PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null",
-                     "fiido.asgi:application"],
-                    cwd=ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT,
+                    [
+                        PROJECT_PYTHON,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "--access-log",
+                        "/dev/null",
+                        "fiido.asgi:application",
+                    ],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=logfile,
+                    stderr=subprocess.STDOUT,
                 )
             )
         for port in self.ports:
@@ -281,40 +307,81 @@ class Bench:
 
     def load(self, scenario: Scenario, target: str, url: str, publish_url: str, ports, *more: str, **extra) -> None:
         command = [
-            sys.executable, str(YARDSTICK / "sse_load.py"), "--name", scenario.name, "--target", target,
-            "--url", url, "--publish-url", publish_url,
-            "--subs", str(scenario.subs), "--channels", str(scenario.channels),
-            "--events", str(scenario.events), "--rate", str(scenario.rate), "--warmup", "20",
-            "--server-port", str(ports[0]), "--server-port", str(ports[1]), *scenario.extra, *more,
+            sys.executable,
+            str(YARDSTICK / "sse_load.py"),
+            "--name",
+            scenario.name,
+            "--target",
+            target,
+            "--url",
+            url,
+            "--publish-url",
+            publish_url,
+            "--subs",
+            str(scenario.subs),
+            "--channels",
+            str(scenario.channels),
+            "--events",
+            str(scenario.events),
+            "--rate",
+            str(scenario.rate),
+            "--warmup",
+            "20",
+            "--server-port",
+            str(ports[0]),
+            "--server-port",
+            str(ports[1]),
+            *scenario.extra,
+            *more,
         ]
         pids = extra.pop("pids", [])
         out = subprocess.run(command, capture_output=True, text=True, timeout=1200)
         sys.stderr.write(out.stderr)
         # OS threads of each server after the run (a thread per stream would show here)
         extra["server_threads"] = {str(pid): threads(pid) for pid in pids}
-        self.record(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "", scenario=scenario.name,
-                    **extra)
+        self.record(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "", scenario=scenario.name, **extra)
 
     def floor(self, scenario: Scenario, mode: str, rep: int) -> None:
         log(f"{scenario.name} floor/{mode} #{rep}")
         command = [
-            sys.executable, str(YARDSTICK / "floor_redis_pubsub.py"), "--name", scenario.name, "--mode", mode,
-            "--subs", str(scenario.subs), "--channels", str(scenario.channels),
-            "--events", str(scenario.events), "--rate", str(scenario.rate), "--redis-url", self.redis.url,
+            sys.executable,
+            str(YARDSTICK / "floor_redis_pubsub.py"),
+            "--name",
+            scenario.name,
+            "--mode",
+            mode,
+            "--subs",
+            str(scenario.subs),
+            "--channels",
+            str(scenario.channels),
+            "--events",
+            str(scenario.events),
+            "--rate",
+            str(scenario.rate),
+            "--redis-url",
+            self.redis.url,
         ]
         out = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        self.record(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "", scenario=scenario.name,
-                    system=f"floor-{mode}", rep=rep)
+        self.record(
+            out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "",
+            scenario=scenario.name,
+            system=f"floor-{mode}",
+            rep=rep,
+        )
 
     def peer(self, scenario: Scenario, rep: int) -> None:
         log(f"{scenario.name} peer #{rep}")
         peer = Peer(self.redis).start()
         try:
             self.load(
-                scenario, "django-eventstream",
+                scenario,
+                "django-eventstream",
                 f"http://127.0.0.1:{peer.ports[1]}/events/ch{{ch}}/",
                 f"http://127.0.0.1:{peer.ports[0]}/publish/ch{{ch}}",
-                peer.ports, system="peer", rep=rep, pids=peer.pids(),
+                peer.ports,
+                system="peer",
+                rep=rep,
+                pids=peer.pids(),
             )
         finally:
             peer.stop()
@@ -330,11 +397,26 @@ class Bench:
         try:
             a, b = ours.ports
             self.load(
-                scenario, f"fiido/{layer}", OURS_SSE.format(port=b), OURS_PUBLISH.format(port=a), ours.ports,
-                "--header", "Cookie: {cookie}", "--sub-vars", str(vars_file), "--chan-vars", str(vars_file),
-                "--publish-header", "Cookie: {agent_cookie}", "--publish-header", "X-CSRFToken: {csrf}",
-                "--publish-body", PUBLISH_BODY,
-                system="ours" if layer == "pubsub" else "ours-core", rep=rep, pids=ours.pids,
+                scenario,
+                f"fiido/{layer}",
+                OURS_SSE.format(port=b),
+                OURS_PUBLISH.format(port=a),
+                ours.ports,
+                "--header",
+                "Cookie: {cookie}",
+                "--sub-vars",
+                str(vars_file),
+                "--chan-vars",
+                str(vars_file),
+                "--publish-header",
+                "Cookie: {agent_cookie}",
+                "--publish-header",
+                "X-CSRFToken: {csrf}",
+                "--publish-body",
+                PUBLISH_BODY,
+                system="ours" if layer == "pubsub" else "ours-core",
+                rep=rep,
+                pids=ours.pids,
             )
         finally:
             ours.stop()
@@ -347,14 +429,30 @@ class Bench:
         try:
             a, b = ours.ports
             out = subprocess.run(
-                [sys.executable, str(BENCH / "resume.py"), "--url", OURS_SSE.format(port=b),
-                 "--publish-url", OURS_PUBLISH.format(port=a), "--vars", str(vars_file),
-                 "--streams", str(streams), "--events", str(events), "--rate", str(rate)],
-                capture_output=True, text=True, timeout=600,
+                [
+                    sys.executable,
+                    str(BENCH / "resume.py"),
+                    "--url",
+                    OURS_SSE.format(port=b),
+                    "--publish-url",
+                    OURS_PUBLISH.format(port=a),
+                    "--vars",
+                    str(vars_file),
+                    "--streams",
+                    str(streams),
+                    "--events",
+                    str(events),
+                    "--rate",
+                    str(rate),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             sys.stderr.write(out.stderr)
-            self.record(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "", scenario="S5",
-                        system="ours", rep=rep)
+            self.record(
+                out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "", scenario="S5", system="ours", rep=rep
+            )
         finally:
             ours.stop()
 
@@ -403,10 +501,15 @@ def machine(redis_version: str) -> dict:
     except (OSError, StopIteration):
         mem_gib = "?"
     versions = subprocess.run(
-        [PROJECT_PYTHON, "-c", "import django, daphne, channels, channels_redis, redis, twisted;"
-         "print(django.__version__, daphne.__version__, channels.__version__, channels_redis.__version__,"
-         " redis.__version__, twisted.__version__)"],
-        capture_output=True, text=True,
+        [
+            PROJECT_PYTHON,
+            "-c",
+            "import django, daphne, channels, channels_redis, redis, twisted;"
+            "print(django.__version__, daphne.__version__, channels.__version__, channels_redis.__version__,"
+            " redis.__version__, twisted.__version__)",
+        ],
+        capture_output=True,
+        text=True,
     ).stdout.split()
     names = ["Django", "daphne", "channels", "channels_redis", "redis-py", "Twisted"]
     return {
@@ -455,8 +558,15 @@ def main(argv: list[str] | None = None) -> int:
         info["repeat"] = args.repeat
         Path(args.jsonl).with_suffix(".machine.json").write_text(json.dumps(info, indent=1))
     subprocess.run(
-        [sys.executable, str(BENCH / "report.py"), args.jsonl, "--out", args.report,
-         "--plot", str(Path(args.report).with_name("latency.png"))],
+        [
+            sys.executable,
+            str(BENCH / "report.py"),
+            args.jsonl,
+            "--out",
+            args.report,
+            "--plot",
+            str(Path(args.report).with_name("latency.png")),
+        ],
         check=True,
     )
     log(f"wrote {args.report} in {(time.monotonic() - started) / 60:.1f} min")
