@@ -17,7 +17,7 @@ from chatbot.models import CardStatus, FaqEntry, Order, OrderItem, Shipment
 FAQ = [
     (
         "How long does delivery take?",
-        "delivery, deliver, shipping, ship, arrive, dispatch, how long, 发货, 配送, 运费",
+        "delivery, deliver, shipping, ship, arrive, dispatch, 发货, 配送, 运费",
         "Orders leave our UK, EU and US warehouses within 1–2 working days. Delivery then takes "
         "2–5 working days in the UK and the EU and 3–7 in the US. You get a tracking link by email "
         "as soon as your parcel ships, and shipping is free on every e-bike.",

@@ -32,6 +32,8 @@ from chatbot.models import ChatSession, FaqEntry, Message
 MAX_TOOL_ROUNDS = 3  # look-ups the model may make for one reply before it must answer
 NO_ANSWER_MARK = "[NO_ANSWER]"  # the model ends an "I don't know" with this; it is never shown
 CONNECT_TIMEOUT_SECONDS = 5.0  # a dead endpoint fails fast even with a long overall budget
+MAX_RESPONSE_BYTES = 1_000_000  # a chat completion is a few kilobytes; anything this big is broken
+MAX_REPLY_CHARS = 4000  # the model's own words, before the product blocks are added
 
 SYSTEM_PROMPT = """You are the customer-service assistant of Fiido, a maker of electric bikes.
 Be brief, friendly and factual. Answer only from the FAQ below and from order look-ups.
@@ -132,23 +134,32 @@ class _Exchange:
         raise LLMError(f"the model still called tools after {MAX_TOOL_ROUNDS} rounds")
 
     def _complete(self, client: httpx.Client) -> dict[str, Any]:
+        body = {"model": self.bot.model, "messages": self.messages, "tools": TOOLS, "temperature": 0.2}
+        remaining = self._remaining()
+        timeout = httpx.Timeout(remaining, connect=min(remaining, CONNECT_TIMEOUT_SECONDS))
+        with client.stream("POST", f"{self.bot.base_url}/chat/completions", json=body, timeout=timeout) as response:
+            # httpx times each read, not the whole body: check the budget between chunks too,
+            # so a server that trickles bytes cannot hold the customer past it.
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                self._remaining()
+                if len(data) > MAX_RESPONSE_BYTES:
+                    raise LLMError(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
+            response.raise_for_status()
+        try:
+            message = json.loads(data)["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            raise LLMError(f"not a chat completion: {bytes(data[:200])!r}") from error
+        if not isinstance(message, dict):
+            raise LLMError(f"not a chat completion: {bytes(data[:200])!r}")
+        return message
+
+    def _remaining(self) -> float:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise httpx.TimeoutException("CHATBOT_TIMEOUT_SECONDS ran out between requests")
-        body = {"model": self.bot.model, "messages": self.messages, "tools": TOOLS, "temperature": 0.2}
-        response = client.post(
-            f"{self.bot.base_url}/chat/completions",
-            json=body,
-            timeout=httpx.Timeout(remaining, connect=min(remaining, CONNECT_TIMEOUT_SECONDS)),
-        )
-        response.raise_for_status()
-        try:
-            message = response.json()["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise LLMError(f"not a chat completion: {response.text[:200]!r}") from error
-        if not isinstance(message, dict):
-            raise LLMError(f"not a chat completion: {response.text[:200]!r}")
-        return message
+            raise httpx.TimeoutException(f"the reply took longer than CHATBOT_TIMEOUT_SECONDS={self.bot.timeout}")
+        return remaining
 
     def _call_tool(self, call: dict[str, Any]) -> str:
         function = call.get("function") or {}
@@ -182,7 +193,7 @@ class _Exchange:
         # Cards come from the database only: drop any well-formed block the model wrote.
         text = "".join(part["text"] for part in cards.parse(content) if part["type"] == "text")
         answered = NO_ANSWER_MARK not in text and not (self.looked_up and not self.found)
-        text = text.replace(NO_ANSWER_MARK, "").strip()
+        text = text.replace(NO_ANSWER_MARK, "").strip()[:MAX_REPLY_CHARS]
         blocks = [orders.product_blocks(order) for order in self.found.values()]
         text = "\n".join(part for part in [text, *blocks] if part)
         if not text.strip():

@@ -17,9 +17,10 @@ from django.utils import timezone
 from chatbot import cards
 from chatbot.models import Order
 
-# The original shop's prefixes, then digits; "#UK22080", "uk 22080" and "UK-22080" all count.
+# The original shop's prefixes, then digits: "UK22080", "#uk22080", "# UK22080", "UK-22080".
+# No space between prefix and digits, so "in the US 2024" is not an order.
 ORDER_NUMBER = re.compile(
-    r"(?<![A-Za-z0-9])#?\s*(US|UK|EU|DE|FR|IT|ES|NL|PL)[\s-]?(\d{3,12})(?![A-Za-z0-9])",
+    r"(?<![A-Za-z0-9])#?\s*(US|UK|EU|DE|FR|IT|ES|NL|PL)-?(\d{3,12})(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
 MAX_ORDERS_PER_REPLY = 3  # a message quoting more numbers is answered for the first three

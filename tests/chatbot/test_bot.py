@@ -79,6 +79,24 @@ def test_order_numbers_are_found_with_or_without_hash_in_any_case(demo, text):
     assert len(card_parts(ask(conversations.start(), text))) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("UK22080", ["UK22080"]),
+        ("#uk22080 and # de41290, again UK22080", ["UK22080", "DE41290"]),
+        ("order UK-22080.", ["UK22080"]),
+        ("(pl50321)", ["PL50321"]),
+        ("I moved from the US 2024 and bought it in the EU", []),
+        ("XUK22080", []),
+        ("UK22080X", []),
+        ("GB22080", []),
+        ("UK12", []),
+    ],
+)
+def test_order_numbers_in_text(text, numbers):
+    assert orders.find_order_numbers(text) == numbers
+
+
 def test_refunded_order_cards_have_no_logistics(demo):
     reply = ask(conversations.start(), "What happened to US10432?")
     assert "Refunded" in reply["content"]
@@ -118,6 +136,7 @@ def test_a_question_about_an_order_without_its_number_asks_for_it(demo):
         ("is my motor covered by the warrenty?", "What does the warranty cover?"),
         ("How many miles do the batteries last", "How far does the battery go, and how do I look after it?"),
         ("my charger light stays red", "How do I charge my e-bike?"),
+        ("How long is the warranty?", "What does the warranty cover?"),
         ("电池续航多少", "How far does the battery go, and how do I look after it?"),
     ],
 )

@@ -40,7 +40,8 @@ class ChatServer:
     """A chat-completions endpoint on 127.0.0.1: answers each POST with the next scripted reply.
 
     A script entry is a completion dict, an ``(http_status, body)`` pair, or
-    ``"hang"`` (hold the request until the test ends).
+    ``"hang"`` (hold the request until the test ends) or ``"trickle"`` (answer
+    one byte at a time, each well within a read timeout, until the test ends).
     """
 
     def __init__(self) -> None:
@@ -56,6 +57,15 @@ class ChatServer:
                 step = server.script.pop(0) if server.script else (500, {"error": "script exhausted"})
                 if step == "hang":
                     server.release.wait(30)
+                    return
+                if step == "trickle":  # headers at once, then a byte now and then, never finishing in time
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    while not server.release.wait(0.05):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
                     return
                 status, payload = step if isinstance(step, tuple) else (200, step)
                 data = json.dumps(payload).encode()
@@ -214,6 +224,15 @@ def test_a_timeout_gives_the_customer_an_apology_and_keeps_the_message(llm, sett
     assert Message.objects.filter(session__name=name, role="user", content="Where is my order UK22080?").exists()
     assert "failed to answer" in caplog.text
     assert len(llm.requests) == 1
+
+
+def test_a_server_that_trickles_bytes_is_cut_off_at_the_budget(llm, settings, caplog):
+    settings.CHATBOT_TIMEOUT_SECONDS = 0.5
+    llm.script = ["trickle"]
+    session = conversations.start()
+    assert ask(session, "Hello?")["content"] == BOT_APOLOGY
+    assert "CHATBOT_TIMEOUT_SECONDS" in caplog.text
+    assert Message.objects.filter(session=session, role="user", content="Hello?").exists()
 
 
 @pytest.mark.parametrize(
