@@ -1,0 +1,202 @@
+"""Rate limits: customer messages per conversation, new conversations per
+address, login attempts per address and username; 429 with Retry-After.
+
+The suite runs with generous limits (tests/conftest.py); each test here sets
+the rate it checks, and counts from an address or session of its own, so
+counters left in a shared cache (Redis in CI) by other tests or runs never
+meet these. Rates here are per hour: a fixed window that ended in the middle
+of a test would reset its count.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+
+import httpx
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+
+from chatbot.models import ChatSession, Message
+from workbench.management.commands.create_agent import ensure_agent
+
+pytestmark = pytest.mark.django_db
+
+
+def fresh_address() -> str:
+    """An address no other test or run counts against."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+def post(client: Client, path: str, body: dict | None = None, **extra):
+    return client.post(path, json.dumps(body or {}), content_type="application/json", **extra)
+
+
+def assert_429(response, *, json_body: bool = True) -> None:
+    assert response.status_code == 429, (response.status_code, response.content)
+    wait = int(response["Retry-After"])
+    assert 1 <= wait <= 3600  # the tests count per hour, so no test straddles a window's end
+    if json_body:
+        assert response["Content-Type"].startswith("application/json")
+        assert set(response.json()) == {"error"} and response.json()["error"]
+
+
+def send(client: Client, name: str, text: str):
+    return post(client, f"/api/sessions/{name}/messages", {"content": text, "client_id": str(uuid.uuid4())})
+
+
+# ---------------------------------------------------------------------------
+# Customer messages per conversation
+# ---------------------------------------------------------------------------
+def test_messages_over_the_rate_of_one_conversation_get_429_and_are_not_stored(settings):
+    settings.RATE_LIMIT_MESSAGES = "3/h"
+    customer = Client(REMOTE_ADDR=fresh_address())
+    name = post(customer, "/api/sessions").json()["session_name"]
+    for index in range(3):
+        assert send(customer, name, f"question {index}").status_code == 201
+    stored = Message.objects.filter(session__name=name).count()
+    refused = send(customer, name, "one too many")
+    assert_429(refused)
+    assert Message.objects.filter(session__name=name).count() == stored
+    # The limit is per conversation: the same visitor's next one has its own allowance.
+    other = post(customer, "/api/sessions").json()["session_name"]
+    assert send(customer, other, "a new conversation").status_code == 201
+
+
+def test_a_stranger_cannot_use_up_the_owners_allowance(settings):
+    """Requests for someone else's conversation are 404 and count for nothing."""
+    settings.RATE_LIMIT_MESSAGES = "2/h"
+    owner = Client(REMOTE_ADDR=fresh_address())
+    name = post(owner, "/api/sessions").json()["session_name"]
+    stranger = Client(REMOTE_ADDR=fresh_address())
+    for _ in range(5):
+        assert send(stranger, name, "spam").status_code == 404
+    assert send(owner, name, "first").status_code == 201
+    assert send(owner, name, "second").status_code == 201
+    assert_429(send(owner, name, "third"))
+
+
+# ---------------------------------------------------------------------------
+# New conversations per client address
+# ---------------------------------------------------------------------------
+def test_new_conversations_over_the_rate_of_one_address_get_429(settings):
+    settings.RATE_LIMIT_SESSIONS = "2/h"
+    address = fresh_address()
+    for _ in range(2):
+        assert post(Client(REMOTE_ADDR=address), "/api/sessions").status_code == 201
+    count = ChatSession.objects.count()
+    assert_429(post(Client(REMOTE_ADDR=address), "/api/sessions"))
+    assert ChatSession.objects.count() == count
+    # The chat page, which starts a conversation for a new visitor, is limited too.
+    page = Client(REMOTE_ADDR=address).get("/")
+    assert_429(page, json_body=False)
+    assert ChatSession.objects.count() == count
+    # Another address is not affected.
+    assert post(Client(REMOTE_ADDR=fresh_address()), "/api/sessions").status_code == 201
+
+
+def test_a_returning_visitor_is_not_counted_as_a_new_conversation(settings):
+    settings.RATE_LIMIT_SESSIONS = "1/h"
+    visitor = Client(REMOTE_ADDR=fresh_address())
+    assert visitor.get("/").status_code == 200  # starts one
+    for _ in range(3):
+        assert visitor.get("/").status_code == 200  # resumes it
+
+
+def test_behind_a_proxy_the_configured_header_identifies_the_client(settings):
+    settings.RATE_LIMIT_SESSIONS = "1/h"
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
+    proxy = fresh_address()
+    first, second = fresh_address(), fresh_address()
+    assert post(Client(REMOTE_ADDR=proxy), "/api/sessions", HTTP_X_REAL_IP=first).status_code == 201
+    assert post(Client(REMOTE_ADDR=proxy), "/api/sessions", HTTP_X_REAL_IP=second).status_code == 201
+    assert_429(post(Client(REMOTE_ADDR=proxy), "/api/sessions", HTTP_X_REAL_IP=first))
+
+
+# ---------------------------------------------------------------------------
+# Login attempts per address and username
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("login_url", ["/workbench/login/", "/admin/login/"])
+def test_login_attempts_over_the_rate_get_429_even_with_the_right_password(settings, login_url):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.RATE_LIMIT_LOGINS = "3/h"
+    username = f"agent-{uuid.uuid4().hex[:8]}"
+    ensure_agent(username, "right-password")
+    address = fresh_address()
+    client = Client(REMOTE_ADDR=address)
+    for _ in range(3):
+        response = client.post(login_url, {"username": username, "password": "wrong"})
+        assert response.status_code == 200  # the form again, with its error
+    refused = client.post(login_url, {"username": username, "password": "right-password"})
+    assert_429(refused, json_body=False)
+    assert "_auth_user_id" not in client.session
+    # Another username from the same address, and the same one from elsewhere, still log in.
+    other = f"agent-{uuid.uuid4().hex[:8]}"
+    ensure_agent(other, "other-password")
+    assert client.post(login_url, {"username": other, "password": "wrong"}).status_code == 200
+    elsewhere = Client(REMOTE_ADDR=fresh_address())
+    response = elsewhere.post("/workbench/login/", {"username": username, "password": "right-password"})
+    assert response.status_code == 302
+
+
+def test_showing_the_login_form_is_not_counted(settings):
+    settings.RATE_LIMIT_LOGINS = "1/h"
+    client = Client(REMOTE_ADDR=fresh_address())
+    for _ in range(3):
+        assert client.get("/workbench/login/").status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# Configuration and failure
+# ---------------------------------------------------------------------------
+def test_an_unreachable_cache_lets_requests_through(settings):
+    """A Redis outage must not refuse every customer: the limits fail open."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    settings.RATE_LIMIT_SESSIONS = "1/h"
+    address = fresh_address()
+    for _ in range(3):
+        assert post(Client(REMOTE_ADDR=address), "/api/sessions").status_code == 201
+
+
+@pytest.mark.parametrize("raw", ["20", "twenty/m", "20/x", "-1/m", "20/m/s"])
+def test_a_malformed_rate_is_refused_at_startup(monkeypatch, raw):
+    from fiido.settings import _env_rate
+
+    monkeypatch.setenv("RATE_LIMIT_MESSAGES", raw)
+    with pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_MESSAGES"):
+        _env_rate("RATE_LIMIT_MESSAGES", "20/m")
+
+
+@pytest.mark.parametrize("raw", ["20/m", "100/h", "5/10s", "1000/d"])
+def test_well_formed_rates_are_accepted(monkeypatch, raw):
+    from fiido.settings import _env_rate
+
+    monkeypatch.setenv("RATE_LIMIT_MESSAGES", raw)
+    assert _env_rate("RATE_LIMIT_MESSAGES", "20/m") == raw
+
+
+@pytest.mark.e2e
+@pytest.mark.redis
+def test_workers_share_their_counters_through_redis(workers, redis_url):
+    """Two daphne workers count one address together: the limit holds across processes."""
+    first, second = workers(2, REDIS_URL=redis_url, RATE_LIMIT_SESSIONS="3/h", RATELIMIT_IP_META_KEY="HTTP_X_REAL_IP")
+    headers = {"X-Real-IP": fresh_address()}
+    answers = []
+    for worker in (first, second, first, second):
+        with httpx.Client(base_url=worker.url, timeout=15) as client:
+            client.get("/workbench/login/")  # a CSRF cookie
+            token = client.cookies["csrftoken"]
+            response = client.post("/api/sessions", json={}, headers={**headers, "X-CSRFToken": token})
+            answers.append(response.status_code)
+            if response.status_code == 429:
+                assert int(response.headers["Retry-After"]) >= 1
+                assert set(response.json()) == {"error"}
+    assert answers == [201, 201, 201, 429]
