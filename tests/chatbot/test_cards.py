@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.template.loader import render_to_string
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chatbot import cards
@@ -83,6 +83,7 @@ def assert_safe(url: str) -> None:
 # ---------------------------------------------------------------------------
 # Properties
 # ---------------------------------------------------------------------------
+@settings(deadline=None)  # the machine is shared; a slow example is not a failure
 @given(any_text)
 @example(OPEN)
 @example(CLOSE + OPEN)
@@ -107,12 +108,14 @@ def test_arbitrary_text_never_raises_and_parts_are_well_shaped(value):
         previous = part["type"]
 
 
+@settings(deadline=None)
 @given(any_text)
 def test_text_without_a_closing_tag_is_one_text_part_unchanged(value):
     value = value.replace(CLOSE, "")
     assert parse(value) == ([text(value)] if value else [])
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(plain, blocks()), max_size=5), plain)
 def test_all_text_around_well_formed_blocks_survives_and_every_block_is_a_card(pairs, tail):
     message = "".join(before + block for before, (block, _) in pairs) + tail
@@ -122,6 +125,7 @@ def test_all_text_around_well_formed_blocks_survives_and_every_block_is_a_card(p
     assert [p for p in parts if p["type"] == "card"] == [expected for _, (_, expected) in pairs]
 
 
+@settings(deadline=None)
 @given(st.tuples(url_field.filter(lambda s: "|" not in s), url_field))
 @example(("javascript:alert(1)", "JAVASCRIPT:alert(document.cookie)"))
 @example(("data:text/html,<script>alert(1)</script>", "https://ok.example/x|javascript:alert(1)"))
