@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench  # noqa: E402
+import run as bench
 
 
 def top(path: Path, limit: int) -> str:
@@ -40,7 +40,8 @@ def top(path: Path, limit: int) -> str:
             for name in names:
                 inclusive[name] += weight
             frame = frames[stack[-1]]
-            own[f"{frame['name']} ({frame.get('file', '').split('site-packages/')[-1]}:{frame.get('line', '')})"] += weight
+            where = frame.get("file", "").split("site-packages/")[-1]
+            own[f"{frame['name']} ({where}:{frame.get('line', '')})"] += weight
     lines = [f"{total:.1f} sample-seconds over {len(data['profiles'])} threads", "inclusive:"]
     lines += [f"  {100 * v / total:5.1f}%  {k}" for k, v in inclusive.most_common(limit)]
     lines += ["self:"]
