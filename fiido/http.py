@@ -28,11 +28,32 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(request.body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
+    _check_text(data)
     return data
+
+
+def _check_text(data: Any) -> None:
+    """Refuse text no database stores: lone surrogates (``"\\ud800"`` is valid
+    JSON, not UTF-8; SQLite raises on it) and NUL (PostgreSQL refuses it)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise BadRequest("The request body must not contain NUL characters.")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest("The request body holds text that is not valid Unicode.") from None
 
 
 class BadRequest(ConversationError):
