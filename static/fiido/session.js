@@ -58,7 +58,7 @@ function render() {
   input.disabled = !canWrite;
   sendButton.disabled = !canWrite;
   input.placeholder = canWrite
-    ? "Reply to the customer (Enter sends, Shift+Enter for a new line)"
+    ? "Reply to the customer…"
     : state.status === "closed"
       ? "This conversation is closed"
       : "Take over to reply";

@@ -252,6 +252,15 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     assert_once(desk, *quick)
     assert_once(customer, *quick)
 
+    # Shift+Enter starts a new line; Enter sends the two lines as one message.
+    desk.fill("#composer-input", "First line")
+    desk.press("#composer-input", "Shift+Enter")
+    desk.type("#composer-input", "second line")
+    assert desk.input_value("#composer-input") == "First line\nsecond line"
+    desk.press("#composer-input", "Enter")
+    assert_once(customer, "First line\nsecond line")
+    assert desk.input_value("#composer-input") == ""
+
     # A product card, live on both pages: the tracking link works, javascript: never becomes a link.
     bot_says(name, CARD)
     for page in (customer, desk):
