@@ -71,9 +71,23 @@ def start_workers(workers, count: int, **env: str):
     return workers(count, DJANGO_ALLOW_ASYNC_UNSAFE="", **env)
 
 
-def open_page(browser, url: str, **context_options):
+# Records the desktop notifications a page raises, as if the agent had allowed them.
+NOTIFICATION_SPY = """
+window.__notifications = [];
+window.Notification = class {
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notifications.push({ title, body: (options || {}).body }); }
+  addEventListener() {}
+};
+"""
+
+
+def open_page(browser, url: str, init_script: str | None = None, **context_options):
     context = browser.new_context(**context_options)
     context.set_default_timeout(TIMEOUT_MS)
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -117,7 +131,7 @@ def send(page, text: str) -> None:
 
 
 def log_in(browser, base_url: str, username: str, password: str, **context_options):
-    page = open_page(browser, f"{base_url}/workbench/login/", **context_options)
+    page = open_page(browser, f"{base_url}/workbench/login/", init_script=NOTIFICATION_SPY, **context_options)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
@@ -222,7 +236,9 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     assert desk.locator(f'#bot [data-session="{name}"]').count() == 0
     desk.wait_for_function("() => document.title.startsWith('(1) ')")
     assert desk.evaluate("() => window.__sameDocument") is True, "the queue page reloaded"
-    assert desk.get_attribute("[data-queue]", "data-alerts") == "1"
+    assert desk.get_attribute("[data-queue]", "data-alerts") == "1"  # the chime played once
+    notifications = desk.evaluate("() => window.__notifications")
+    assert [n["title"] for n in notifications] == ["A customer is waiting"]
     row.locator(".row__wait").filter(has_text=re.compile(r"waiting \d+:\d\d")).wait_for()
     screenshot(desk, "queue.png")
 
