@@ -173,9 +173,15 @@ function setUpNotifications() {
 // --- The stream: a snapshot, then status and customer-message events.
 function onEvent(data) {
   if (data.type === "queue") {
-    learnClock(data.sessions || []);
-    rows = new Map((data.sessions || []).map((row) => [row.session_name, row]));
+    // A snapshot (on connect, and after anything may have been missed): alert
+    // for whoever started waiting since the rows this page already had.
+    const wasWaiting = (name) => rows.get(name)?.status === "pending_manual";
+    const sessions = data.sessions || [];
+    const arrived = sessions.filter((row) => row.status === "pending_manual" && !wasWaiting(row.session_name));
+    learnClock(sessions);
+    rows = new Map(sessions.map((row) => [row.session_name, row]));
     render();
+    for (const row of arrived) notify(row);
   } else if (data.type === "status") {
     const known = rows.get(data.session_name);
     const row = known || { session_name: data.session_name, customer_name: "", last_message: null };
