@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,8 @@ OWNED_SESSIONS_KEY = "fiido_chat_sessions"
 OWNED_SESSIONS_KEPT = 20  # enough for a returning visitor, small enough for the cookie session
 RECENT_BOT_SESSIONS = 20
 SESSION_NOT_FOUND = "Session not found."
+# The shape of every name new_session_name() issues (fiido.asgi routes streams by it).
+SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Status = ChatSession.Status
 
@@ -51,6 +54,8 @@ def customer_session_for(django_session: Mapping[str, Any], name: str) -> ChatSe
 
 
 def get_session(name: str) -> ChatSession:
+    if not SESSION_NAME.fullmatch(name):  # never issued; and PostgreSQL raises on a NUL in a query
+        raise Http404(SESSION_NOT_FOUND)
     try:
         return ChatSession.objects.select_related("assigned_agent").get(name=name)
     except ChatSession.DoesNotExist:
