@@ -70,9 +70,7 @@ def seconds_to_wait(request: HttpRequest, limit: Limit, key: str) -> int | None:
     except Exception:  # noqa: BLE001 - the cache is down: fail open, warn once a minute
         _warn_cache_down(limit)
         return None
-    if usage is None or not usage["should_limit"]:
-        return None
-    if usage["limit"] == 0 and usage["time_left"] < 0:  # the cache answered nothing (fail-open path)
+    if usage is None or not usage["should_limit"]:  # None: the cache answered nothing (RATELIMIT_FAIL_OPEN)
         return None
     return max(1, usage["time_left"])
 
