@@ -121,13 +121,27 @@ def assert_json_error(response, status: int, body: dict | None = None) -> None:
 # Customer API
 # ---------------------------------------------------------------------------
 MESSAGE = {"content": "Where is my order?", "client_id": "5f0c6a3e-8f4b-4e8e-9a53-7d7a6c7f1a01"}
-# endpoint: (method, path, status the session starts in, body, the owner's success code)
+# endpoint: (method, path, status the session starts in, body, the owner's success code, status after)
 CUSTOMER_API = {
-    "detail": ("get", "/api/sessions/{name}", Status.BOT_ACTIVE, None, 200),
-    "messages": ("post", "/api/sessions/{name}/messages", Status.BOT_ACTIVE, MESSAGE, 201),
-    "escalate": ("post", "/api/sessions/{name}/escalate", Status.BOT_ACTIVE, {"reason": "A person, please"}, 200),
-    "cancel": ("post", "/api/sessions/{name}/cancel-escalation", Status.PENDING_MANUAL, None, 200),
-    "close": ("post", "/api/sessions/{name}/close", Status.BOT_ACTIVE, None, 200),
+    "detail": ("get", "/api/sessions/{name}", Status.BOT_ACTIVE, None, 200, Status.BOT_ACTIVE),
+    "messages": ("post", "/api/sessions/{name}/messages", Status.BOT_ACTIVE, MESSAGE, 201, Status.BOT_ACTIVE),
+    "escalate": (
+        "post",
+        "/api/sessions/{name}/escalate",
+        Status.BOT_ACTIVE,
+        {"reason": "A person, please"},
+        200,
+        Status.PENDING_MANUAL,
+    ),
+    "cancel": (
+        "post",
+        "/api/sessions/{name}/cancel-escalation",
+        Status.PENDING_MANUAL,
+        None,
+        200,
+        Status.BOT_ACTIVE,
+    ),
+    "close": ("post", "/api/sessions/{name}/close", Status.BOT_ACTIVE, None, 200, Status.CLOSED),
 }
 
 
@@ -136,13 +150,19 @@ CUSTOMER_API = {
 def test_customer_api_serves_only_the_owner(world, endpoint, role):
     """Only the conversation's owner may read or change it; everyone else,
     agents and admins included, gets the same 404 and changes nothing."""
-    method, path, status, body, success = CUSTOMER_API[endpoint]
+    method, path, status, body, success, after = CUSTOMER_API[endpoint]
     world.put_in(status)
     before = world.footprint()
     response = call(world.clients[role], method, path.format(name=world.name), body)
     if role == "owner":
         assert response.status_code == success, response.content
-        assert response.json()["session_name"] if "session_name" in response.json() else response.json()["message"]
+        data = response.json()
+        if endpoint == "messages":
+            assert data["message"]["content"] == MESSAGE["content"] and data["message"]["role"] == "user"
+        else:
+            assert (data["session_name"], data["status"]) == (world.name, after)
+        world.session.refresh_from_db()
+        assert world.session.status == after
     else:
         assert_json_error(response, 404, NOT_FOUND)
         assert world.footprint() == before
@@ -212,12 +232,28 @@ def test_agent_api_matrix(world, endpoint, role):
         assert_json_error(response, 403, AGENTS_ONLY)
     elif expected[role] < 400:
         assert response.status_code == expected[role], response.content
-        assert response["Content-Type"].startswith("application/json")
+        assert_agent_success(world, endpoint, role, response.json())
         return
     else:
         assert_json_error(response, expected[role])
     if method == "post":
         assert world.footprint() == before
+
+
+def assert_agent_success(world: World, endpoint: str, role: str, data: dict) -> None:
+    """What an allowed agent action did, read back from the database."""
+    world.session.refresh_from_db()
+    if endpoint == "list":
+        assert world.name in {row["session_name"] for row in data["sessions"]}
+    elif endpoint == "detail":
+        assert data["session_name"] == world.name and data["messages"]
+    elif endpoint == "messages":
+        assert data["message"]["role"] == "agent" and data["message"]["content"] == AGENT_MESSAGE["content"]
+    else:
+        after = {"takeover": Status.MANUAL_LIVE, "release": Status.BOT_ACTIVE, "close": Status.CLOSED}[endpoint]
+        assert data["status"] == world.session.status == after
+        if endpoint == "takeover":
+            assert world.session.assigned_agent == world.users[role]
 
 
 @pytest.mark.parametrize("role", sorted(AGENTS))
