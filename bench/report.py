@@ -27,6 +27,7 @@ SCENARIOS = {
     "S1": "1 stream, {events} events at {rate}/s",
     "S2": "{subs} streams on one session, {events} events at {rate}/s",
     "S3": "{subs} sessions, one stream each, {events} events at {rate}/s",
+    "S3-50": "as S3 at half the rate (supplementary): {events} events at {rate}/s",
 }
 # issue 6: p99 targets for ours (ms)
 TARGETS = {"S1": 15.0, "S2": 60.0, "S3": 30.0}
@@ -106,7 +107,8 @@ def summarize(rows: list[dict]) -> dict:
 def ratio(a, b) -> str:
     if a is None or b is None or b == 0:
         return "–"
-    return f"{a / b:.1f}×"
+    value = a / b
+    return f"{value:.2g}×" if value < 10 else f"{value:.0f}×"
 
 
 def latency_table(groups: dict, out: list[str]) -> None:
@@ -115,7 +117,7 @@ def latency_table(groups: dict, out: list[str]) -> None:
         "| server CPU ms per published event (publish + stream side) | server threads (stream side) |"
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-    for scenario in ("S1", "S2", "S3"):
+    for scenario in ("S1", "S2", "S3", "S3-50"):
         first = True
         for system in SYSTEMS:
             rows = groups.get((scenario, system))
@@ -137,7 +139,8 @@ def latency_table(groups: dict, out: list[str]) -> None:
 
 def ratio_table(groups: dict, out: list[str]) -> None:
     out.append(
-        "| scenario | ours p50 / p99 ms | peer ÷ ours (p50, p99) | ours ÷ floor (p50, p99) | target p99 | met? |"
+        "| scenario | ours p50 / p99 ms | peer ÷ ours (p50, p99; above 1 = ours faster) "
+        "| ours ÷ floor (p50, p99) | target p99 | met? |"
     )
     out.append("|---|---|---|---|---|---|")
     for scenario in ("S1", "S2", "S3"):
@@ -163,6 +166,23 @@ def ratio_table(groups: dict, out: list[str]) -> None:
             f"| {ratio(o['p50'], floor and floor['p50'])}, {ratio(o['p99'], floor and floor['p99'])} "
             f"| ≤ {target:g} | {met} |"
         )
+
+
+def attribution_table(groups: dict, out: list[str]) -> None:
+    """Publish-side CPU per POST: real publish vs a 404 through the same stack."""
+    rows = []
+    for scenario, system, what in (
+        ("S3", "peer", "django-eventstream: `send_event` view (1 middleware)"),
+        ("S3", "ours", "Fiido: agent message (auth, CSRF, state machine, SQLite, layer)"),
+        ("A-404", "ours", "Fiido: POST to a missing route (Django ASGI handler + all middleware, no view)"),
+    ):
+        if groups.get((scenario, system)):
+            s = summarize(groups[(scenario, system)])
+            rows.append(f"| {what} | {fmt(s['cpu_pub'], 2)} | {fmt(s['post_p50'])} |")
+    if rows:
+        out.append("| publish request | CPU ms per POST (publishing worker) | POST p50 ms |")
+        out.append("|---|---|---|")
+        out.extend(rows)
 
 
 def capacity_table(groups: dict, out: list[str]) -> None:
@@ -236,7 +256,7 @@ def plot(groups: dict, path: Path) -> None:
     scenarios += sorted({k[0] for k in groups if k[0].startswith("S4")}, key=lambda n: int(n.split("-")[1]))
     systems = [s for s in ("floor-fanout", "peer", "ours", "ours-core") if any((sc, s) in groups for sc in scenarios)]
     colors = {"floor-fanout": "#999999", "peer": "#d95f02", "ours": "#1b9e77", "ours-core": "#7570b3"}
-    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 5.4), dpi=110)
     width = 0.8 / max(len(systems), 1)
     for k, system in enumerate(systems):
         xs, p50, p99 = [], [], []
@@ -260,7 +280,7 @@ def plot(groups: dict, path: Path) -> None:
     ax.set_xticks(range(len(scenarios)), scenarios)
     ax.set_ylabel("delivery latency, ms (log scale)")
     ax.set_title("Cross-process SSE delivery latency: p50 (solid) and p99 (light); dashed = our p99 target")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -303,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     out.append(
         f"{info.get('nproc', '?')} CPUs ({info.get('cpu', '?')}), {info.get('memory', '?')} RAM, kernel "
         f"{info.get('kernel', '?')}; Python {info.get('python', '?')}, Redis {info.get('redis', '?')}; {packages}; "
+        f"project at `{info.get('git', '?')}`; "
         f"`ulimit -n` {info.get('nofile', '?')}; load average at start {' '.join(info.get('loadavg_at_start', []))} "
         "(other engineers share the machine, so absolute numbers are noisy: compare ratios within this run)."
     )
@@ -314,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     out.append("### Ratios and targets (issue 6)")
     out.append("")
     ratio_table(groups, out)
+    out.append("")
+    out.append("### Where the publish side's time goes")
+    out.append("")
+    attribution_table(groups, out)
     out.append("")
     if any(k[0].startswith("S4") for k in groups):
         out.append("## Capacity: idle streams held by one worker (S4)")

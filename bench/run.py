@@ -67,12 +67,15 @@ def scenarios(quick: bool) -> list[Scenario]:
             Scenario("S1", 1, 1, 50, 50, targets=("floor", "peer", "ours")),
             Scenario("S2", 50, 1, 20, 20),
             Scenario("S3", 50, 50, 100, 50),
+            Scenario("S3-50", 50, 50, 50, 50, targets=("peer", "ours"), repeat=False),
             Scenario("S4-200", 200, 50, 50, 50, ["--hold", "1"], ("peer", "ours"), False),
         ]
     return [
         Scenario("S1", 1, 1, 1000, 50, targets=("floor", "peer", "ours")),
         Scenario("S2", 1000, 1, 200, 20),
         Scenario("S3", 1000, 1000, 2000, 100),
+        # below the publishing worker's saturation point (supplementary)
+        Scenario("S3-50", 1000, 1000, 1000, 50, targets=("peer", "ours"), repeat=False),
         Scenario("S4-5000", 5000, 1000, 1000, 100, hold, ("peer", "ours"), False),
         Scenario("S4-10000", 10000, 1000, 1000, 100, hold, ("ours",), False),
     ]
@@ -421,6 +424,26 @@ class Bench:
         finally:
             ours.stop()
 
+    def attribution(self, events: int, rate: float) -> None:
+        """Publish-side cost without the view: the same POSTs to a route that does not exist (404),
+        through Django's ASGI handler and every middleware (the yardstick's no-op POST, for ours)."""
+        log("attribution: POST to a missing route")
+        scenario = Scenario("A-404", 1, 1, events, rate, ["--drain", "2"])
+        ours = Ours(self.redis, "pubsub", "A-404")
+        vars_file = ours.prepare("A-404", 1, viewers=1)
+        ours.start()
+        try:
+            a, b = ours.ports
+            self.load(
+                scenario, "fiido/404", OURS_SSE.format(port=b), f"http://127.0.0.1:{a}/api/no-such-route",
+                ours.ports, "--header", "Cookie: {cookie}", "--sub-vars", str(vars_file),
+                "--chan-vars", str(vars_file), "--publish-header", "Cookie: {agent_cookie}",
+                "--publish-header", "X-CSRFToken: {csrf}", "--publish-body", PUBLISH_BODY,
+                system="ours", rep=1, pids=ours.pids,
+            )  # fmt: skip
+        finally:
+            ours.stop()
+
     def resume(self, streams: int, events: int, rate: float, rep: int) -> None:
         log(f"S5 ours/pubsub #{rep}")
         ours = Ours(self.redis, "pubsub", f"S5-{rep}")
@@ -479,6 +502,8 @@ class Bench:
                         self.ours(scenario, "pubsub", rep)
                     if "core" in scenario.targets and "core" in args.systems:
                         self.ours(scenario, "core", rep)
+            if (not wanted or "A" in wanted) and "ours" in args.systems:
+                self.attribution(100 if args.quick else 1000, 100)
             if (not wanted or "S5" in wanted) and "ours" in args.systems:
                 for rep in range(1, args.repeat + 1):
                     if args.quick:
@@ -523,6 +548,9 @@ def machine(redis_version: str) -> dict:
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "git": subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
     }
 
 
