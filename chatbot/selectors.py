@@ -16,6 +16,7 @@ from chatbot import cards, payloads
 from chatbot.models import ChatSession, Event, Message
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.sse import encode
+from fiido.realtime.stream import CATCH_UP_BATCH
 
 # The visitor's Django session keeps the names of the conversations it started.
 OWNED_SESSIONS_KEY = "fiido_chat_sessions"
@@ -89,17 +90,19 @@ def session_with_history(session: ChatSession) -> dict[str, Any]:
     return {**payloads.session_state(session), "messages": history(session, up_to=session.last_seq)}
 
 
-def events_after(session_id: int, seq: int) -> list[tuple[int, str]]:
-    """The stored events of a session after ``seq``, in order, as (seq, json)."""
-    return list(Event.objects.filter(session_id=session_id, seq__gt=seq).order_by("seq").values_list("seq", "payload"))
+def events_after(session_id: int, seq: int, limit: int = CATCH_UP_BATCH) -> list[tuple[int, str]]:
+    """Up to ``limit`` stored events of a session after ``seq``, in order, as (seq, json)."""
+    events = Event.objects.filter(session_id=session_id, seq__gt=seq).order_by("seq")
+    return list(events.values_list("seq", "payload")[:limit])
 
 
-def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[bytes], int]:
+def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[bytes], int, bool]:
     """A session stream's first frames: ``connected``, then the missed events
     after ``last_event_id`` or, without a usable one, a ``history`` snapshot.
 
-    Returns the frames and the newest seq they cover. History is read up to
-    the seq read with the session row, so later events arrive live, once.
+    Returns the frames, the newest seq they cover, and whether more missed
+    events wait beyond one batch. History is read up to the seq read with the
+    session row, so later events arrive live, once.
     """
     session = ChatSession.objects.select_related("assigned_agent").get(pk=session_id)
     newest = session.last_seq
@@ -116,7 +119,7 @@ def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[byt
     if last_event_id is not None and 0 <= last_event_id <= newest:
         rows = events_after(session_id, last_event_id)
         frames += [encode(data, id=seq) for seq, data in rows]
-        return frames, rows[-1][0] if rows else last_event_id
+        return frames, rows[-1][0] if rows else last_event_id, len(rows) == CATCH_UP_BATCH
     snapshot = {
         "type": "history",
         "session_name": session.name,
@@ -125,7 +128,7 @@ def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[byt
         "session": payloads.session_state(session),
     }
     frames.append(encode(snapshot, id=newest))
-    return frames, newest
+    return frames, newest, False
 
 
 def parse_last_event_id(raw: str | None) -> int | None:

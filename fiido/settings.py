@@ -254,6 +254,12 @@ else:
 
 SSE_HEARTBEAT_SECONDS = _env_int("SSE_HEARTBEAT_SECONDS", 15)
 MESSAGE_MAX_CHARS = _env_int("MESSAGE_MAX_CHARS", 2000)
+# A stream whose client leaves more than this many bytes unread waits for it
+# to read; the client resumes with Last-Event-ID. Bounds memory per slow reader.
+SSE_SEND_BUFFER_BYTES = _env_int("SSE_SEND_BUFFER_BYTES", 1024 * 1024)
+# How long a stream over that limit waits for its client to read before it
+# closes the stream.
+SSE_SLOW_READER_SECONDS = _env_int("SSE_SLOW_READER_SECONDS", 30)
 # Request bodies larger than this are refused (413) before they are read.
 API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 import pytest
@@ -116,3 +117,16 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture
+def record(request):
+    """Record a fault test's figures for docs/RELIABILITY.md (``make faults``)."""
+
+    def write(name: str, **figures) -> None:
+        path = os.environ.get("FIIDO_REPORT_JSONL")
+        if path:
+            with open(path, "a") as report:
+                report.write(json.dumps({"test": request.node.name, "name": name, **figures}) + "\n")
+
+    return write

@@ -256,7 +256,7 @@ class SSEReader:
                         return
                     if line == "":
                         if data:
-                            self.events.append({"id": event_id, "data": json.loads("\n".join(data))})
+                            self.events.append({"id": event_id, "data": json.loads("\n".join(data)), "at": time.time()})
                         event_id, data = None, []
                     elif line.startswith("id:"):
                         event_id = line[3:].strip()
@@ -268,6 +268,17 @@ class SSEReader:
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e["data"] for e in self.events if e["data"].get("type") == kind]
+
+    def arrivals(self) -> dict[int, float]:
+        """When each message (by id) first arrived on this stream."""
+        seen: dict[int, float] = {}
+        for event in self.events:
+            data = event["data"]
+            messages = data["messages"] if data["type"] == "history" else [data.get("message")]
+            for message in messages:
+                if message is not None:
+                    seen.setdefault(message["id"], event["at"])
+        return seen
 
     def ids(self) -> list[int]:
         return [int(e["id"]) for e in self.events if e["id"] is not None]
@@ -307,4 +318,4 @@ class SSEReader:
         except Exception:  # noqa: BLE001
             pass
         self._client.close()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=0.2)  # a blocked read ends with the next byte or the worker

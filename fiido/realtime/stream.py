@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import import_module
 from urllib.parse import parse_qs
@@ -21,12 +22,18 @@ from django.http.cookie import parse_cookie
 from fiido.realtime.hub import CATCH_UP, Envelope, Signal, get_hub
 from fiido.realtime.sse import HEADERS, RETRY_FRAME, SECURITY_HEADERS, encode
 
+logger = logging.getLogger(__name__)
+
+DRAIN_POLL_SECONDS = 0.05  # how often a stream over its buffer limit checks whether the client caught up
+
 Rows = list[tuple[int, str]]
-# Reads a session's stored events after a seq: [(seq, json), ...] in order.
+CATCH_UP_BATCH = 200  # fetch_after returns at most this many rows; the stream asks again for more
+# Reads a session's stored events after a seq: [(seq, json), ...] in order,
+# at most CATCH_UP_BATCH of them.
 FetchAfter = Callable[[int], Awaitable[Rows]]
-# Builds a stream's opening frames once it is registered; returns them and
-# the newest seq they cover.
-Opening = Callable[[], Awaitable[tuple[list[bytes], int]]]
+# Builds a stream's opening frames once it is registered; returns them, the
+# newest seq they cover, and whether more missed events wait in the database.
+Opening = Callable[[], Awaitable[tuple[list[bytes], int, bool]]]
 # Builds a fresh queue snapshot event and the queue version it reflects.
 Snapshot = Callable[[], Awaitable[tuple[dict, int]]]
 
@@ -37,9 +44,11 @@ async def session_events(group: str, *, opening: Opening, fetch_after: FetchAfte
     subscription = await hub.subscribe(group)  # registered before the backlog is read
     try:
         yield RETRY_FRAME
-        frames, subscription.last = await opening()
+        frames, subscription.last, more = await opening()
         for frame in frames:
             yield frame
+        if more:
+            subscription.push(CATCH_UP)
         while True:
             item = await subscription.get()
             if type(item) is Envelope:
@@ -53,10 +62,14 @@ async def session_events(group: str, *, opening: Opening, fetch_after: FetchAfte
             elif item is not CATCH_UP:
                 yield item.frame  # heartbeat
                 continue
-            for seq, data in await fetch_after(subscription.last):
-                if seq == subscription.last + 1:
-                    subscription.last = seq
-                    yield encode(data, id=seq)
+            while True:
+                rows = await fetch_after(subscription.last)
+                for seq, data in rows:
+                    if seq == subscription.last + 1:
+                        subscription.last = seq
+                        yield encode(data, id=seq)
+                if len(rows) < CATCH_UP_BATCH:
+                    break
     finally:
         hub.unsubscribe(subscription)
 
@@ -101,16 +114,55 @@ async def serve(receive, send, frames: AsyncIterator[bytes]) -> None:
         task.cancel()
 
     watcher = asyncio.ensure_future(watch())
+    backlog = _send_backlog(send)
     try:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         async for frame in frames:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
+            if backlog is not None and backlog[0]() > settings.SSE_SEND_BUFFER_BYTES:
+                if not await _drained(backlog[0]):
+                    # A client that stopped reading: cut it off rather than buffer
+                    # without bound. It reconnects with Last-Event-ID and loses nothing.
+                    logger.info("Closed a stream whose client stopped reading (%d bytes queued)", backlog[0]())
+                    backlog[1]()
+                    return
     except asyncio.CancelledError:
         if not disconnected:
             raise
     finally:
         watcher.cancel()
         await frames.aclose()
+
+
+async def _drained(queued: Callable[[], int]) -> bool:
+    """Wait for a client to read its backlog down; False if it does not in time."""
+    deadline = asyncio.get_running_loop().time() + settings.SSE_SLOW_READER_SECONDS
+    while queued() > settings.SSE_SEND_BUFFER_BYTES // 2:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(DRAIN_POLL_SECONDS)
+    return True
+
+
+def _send_backlog(send) -> tuple[Callable[[], int], Callable[[], None]] | None:
+    """Under daphne: how many bytes wait in this client's socket buffer, and how
+    to drop the connection.
+
+    ASGI has no backpressure and daphne buffers every write in memory, so a
+    reader that stalls would grow the process without bound. daphne's
+    ``send`` is ``partial(server.handle_reply, protocol)``; its Twisted
+    transport knows what is still queued. Elsewhere this returns None and
+    the server's own flow control applies.
+    """
+    protocol = next(iter(getattr(send, "args", ())), None)
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "_tempDataLen"):
+        return None
+
+    def queued() -> int:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    return queued, transport.abortConnection
 
 
 def django_session(scope) -> SessionBase:
