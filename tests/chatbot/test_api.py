@@ -193,7 +193,15 @@ def test_the_chat_page_resumes_the_same_conversation(visitor):
     assert visitor.get("/").context["session"].name != name
 
 
-def test_healthz_reports_database_and_layer(visitor):
+def test_healthz_reports_database_and_layer(visitor, settings):
+    settings.REDIS_URL = ""
     response = visitor.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "channel_layer": "in-memory"}
+
+
+def test_healthz_reports_an_unreachable_redis_as_degraded(visitor, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = visitor.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "channel_layer": "degraded"}
