@@ -7,7 +7,7 @@ PORT ?= 8000
 RUN_DIR ?= /tmp/fiido-supervisor
 export REDIS_URL ?=
 
-.PHONY: run test lint serve bench clean
+.PHONY: run test lint serve bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## faults: the fault, soak and hostile-input tests, then docs/RELIABILITY.md from their figures
+faults: $(VENV)/.installed-test
+	rm -f $(VENV)/faults.jsonl
+	FIIDO_REPORT_JSONL=$(abspath $(VENV))/faults.jsonl $(BIN)/python -m pytest -q tests/e2e/test_faults.py \
+		tests/e2e/test_soak.py tests/e2e/test_supervisor.py tests/test_api_fuzz.py tests/test_schemathesis.py
+	$(BIN)/python -m tests.report $(VENV)/faults.jsonl > docs/RELIABILITY.md
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -108,7 +108,7 @@ def send_with_retry(desk, name: str, text: str) -> dict:
     raise AssertionError(f"could not send {text!r}")
 
 
-def test_a_killed_worker_is_restarted_and_its_streams_resume_without_loss(supervisor, agent_user):
+def test_a_killed_worker_is_restarted_and_its_streams_resume_without_loss(supervisor, agent_user, record):
     visitor, name = customer(supervisor.url)
     visitor.post(f"/api/sessions/{name}/escalate")
     desk = agent(supervisor.url, "alice", "alice-password")
@@ -155,6 +155,16 @@ def test_a_killed_worker_is_restarted_and_its_streams_resume_without_loss(superv
             what="supervisor to restart the worker",
         )
         assert len(restarted) == 2
+        record(
+            "worker-killed",
+            workers=2,
+            streams=len(readers),
+            streams_on_killed_worker=dropped,
+            messages_while_down=len(sent),
+            lost=0,
+            duplicated=0,
+            restarted=True,
+        )
     finally:
         for reader in {*readers, *final}:
             reader.close()
