@@ -178,6 +178,28 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------
+# ASGI in this process
+# ---------------------------------------------------------------------------
+def asgi_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The scope of a plain ``GET path`` for driving ``fiido.asgi.application``
+    with an ``ApplicationCommunicator``, as daphne would build it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+# ---------------------------------------------------------------------------
 # HTTP and SSE clients
 # ---------------------------------------------------------------------------
 class Browserless:
@@ -314,8 +336,12 @@ class SSEReader:
         self._stop.set()
         try:
             if self._response is not None:
-                self._response.close()
-        except Exception:  # noqa: BLE001
+                # Shut the socket so the reading thread wakes now, not at the next byte.
+                stream = self._response.extensions.get("network_stream")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+        except Exception:  # noqa: BLE001 - already closed
             pass
+        self._thread.join(timeout=5)
         self._client.close()
-        self._thread.join(timeout=0.2)  # a blocked read ends with the next byte or the worker
