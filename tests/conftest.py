@@ -1,10 +1,11 @@
-"""Shared fixtures: real Redis, real daphne workers, agents, captured events."""
+"""Shared fixtures: real Redis, real daphne workers, a real Chromium, agents, captured events."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 
 import pytest
 
@@ -110,6 +111,38 @@ def workers(transactional_db, request):
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         for worker in started:
             print(f"--- {worker.name} log ---\n{worker.output()[-5000:]}")
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium driven by Playwright; skips (outside CI) when either is missing."""
+    executable = shutil.which(CHROMIUM) or (CHROMIUM if os.path.exists(CHROMIUM) else None)
+    if executable is None:
+        need(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need("playwright is not installed (pip install -r requirements-test.txt)")
+    # Playwright's sync API runs an event loop in this thread; the test's own
+    # ORM calls are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

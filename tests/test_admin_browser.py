@@ -9,38 +9,12 @@ scripts ran (``django.jQuery`` exists; "select all" selects the rows).
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-
-from tests.support import need
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
-
-@pytest.fixture
-def chromium(monkeypatch):
-    executable = shutil.which(CHROMIUM) or (CHROMIUM if os.path.exists(CHROMIUM) else None)
-    if executable is None:
-        need(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need("playwright is not installed (pip install -r requirements-test.txt)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def test_the_admin_runs_under_the_policy(workers, chromium, django_user_model):
+def test_the_admin_runs_under_the_policy(workers, browser, django_user_model):
     from chatbot import conversations
 
     (worker,) = workers(1, DJANGO_ALLOW_ASYNC_UNSAFE="")
@@ -48,7 +22,7 @@ def test_the_admin_runs_under_the_policy(workers, chromium, django_user_model):
     session = conversations.start(customer_name="<b>Bold</b> customer")
     conversations.post_customer_message(session, content="Where is my order?")
 
-    page = chromium.new_context().new_page()
+    page = browser.new_context().new_page()
     page.set_default_timeout(20_000)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))

@@ -30,6 +30,7 @@ from django.urls import reverse
 
 from chatbot import conversations
 from chatbot.models import ChatSession, Event, Message
+from tests.support import asgi_scope
 
 Status = ChatSession.Status
 
@@ -352,21 +353,8 @@ async def open_stream(path: str, cookie: bytes) -> tuple[int, dict[bytes, bytes]
     ``connected`` event, then disconnect. Returns (status, headers, body)."""
     from fiido.asgi import application
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"accept", b"text/event-stream"), (b"cookie", cookie)],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(application, scope)
+    headers = [(b"host", b"testserver"), (b"accept", b"text/event-stream"), (b"cookie", cookie)]
+    communicator = ApplicationCommunicator(application, asgi_scope(path, headers))
     await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await communicator.receive_output(timeout=10)
     assert start["type"] == "http.response.start"

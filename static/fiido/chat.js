@@ -1,10 +1,9 @@
 // The customer's chat page (templates/chatbot/chat.html).
 import {
   BubbleList,
-  enterSends,
+  bindComposer,
   formatDuration,
   getJSON,
-  newClientId,
   openStream,
   postJSON,
   secondsSince,
@@ -118,30 +117,18 @@ openStream(`${api}/events`, {
   },
 });
 
-async function send(text, clientId) {
-  const { ok, status, data } = await postJSON(`${api}/messages`, { content: text, client_id: clientId });
-  if (ok) {
-    bubbles.add(data.message);
-    if (data.reply) bubbles.add(data.reply);
+bindComposer({
+  form,
+  input,
+  url: `${api}/messages`,
+  bubbles,
+  errorBox,
+  role: "user",
+  onSent(data) {
+    if (data.reply) bubbles.add(data.reply); // the assistant's answer, when it gave one
     showError(errorBox, "");
-    return;
-  }
-  const reason = data.error || "Not sent.";
-  bubbles.markFailed(clientId, status === 0 ? "Not sent." : reason, () => send(text, clientId));
-  if (status !== 0) showError(errorBox, reason);
-}
-
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const text = input.value.trim();
-  if (!text || input.disabled) return;
-  const clientId = newClientId();
-  bubbles.addPending({ role: "user", name: "You", text, clientId });
-  input.value = "";
-  input.focus();
-  send(text, clientId);
+  },
 });
-enterSends(input, form);
 
 async function act(button, path, body) {
   button.disabled = true;

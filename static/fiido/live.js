@@ -215,7 +215,7 @@ export function openStream(url, { lastEventId = null, onEvent, onConnection }) {
 }
 
 // Enter sends; Shift+Enter adds a new line.
-export function enterSends(textarea, form) {
+function enterSends(textarea, form) {
   textarea.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -228,4 +228,35 @@ export function showError(el, text) {
   if (!el) return;
   el.textContent = text || "";
   el.hidden = !text;
+}
+
+// The composer of both pages. Text shows at once in a pending bubble of
+// `role`; the stored message (same client_id) replaces it. A failed send
+// marks the bubble, and Retry posts again with the same client_id, so the
+// server stores the message once however often it arrives. `onSent(data)`
+// gets the server's answer after the stored message is shown.
+export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent = () => {} }) {
+  async function send(text, clientId) {
+    const { ok, status, data } = await postJSON(url, { content: text, client_id: clientId });
+    if (ok) {
+      bubbles.add(data.message);
+      onSent(data);
+      return;
+    }
+    const problem = data.error || "Not sent.";
+    bubbles.markFailed(clientId, status === 0 ? "Not sent." : problem, () => send(text, clientId));
+    if (status !== 0) showError(errorBox, problem);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || input.disabled) return;
+    const clientId = newClientId();
+    bubbles.addPending({ role, name: "You", text, clientId });
+    input.value = "";
+    input.focus();
+    send(text, clientId);
+  });
+  enterSends(input, form);
 }

@@ -1,5 +1,5 @@
 // The agent's view of one conversation (templates/workbench/session.html).
-import { BubbleList, enterSends, formatDuration, newClientId, openStream, postJSON, secondsSince, showError } from "./live.js";
+import { BubbleList, bindComposer, formatDuration, openStream, postJSON, secondsSince, showError } from "./live.js";
 
 const root = document.querySelector("[data-conversation]");
 const name = root.dataset.session;
@@ -111,28 +111,7 @@ takeOverButton.addEventListener("click", () => act(takeOverButton, "takeover"));
 releaseButton.addEventListener("click", () => act(releaseButton, "release"));
 closeButton.addEventListener("click", () => act(closeButton, "close"));
 
-async function send(text, clientId) {
-  const { ok, status, data } = await postJSON(`${api}/messages`, { content: text, client_id: clientId });
-  if (ok) {
-    bubbles.add(data.message);
-    return;
-  }
-  const problem = data.error || "Not sent.";
-  bubbles.markFailed(clientId, status === 0 ? "Not sent." : problem, () => send(text, clientId));
-  if (status !== 0) showError(errorBox, problem);
-}
-
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const text = input.value.trim();
-  if (!text || input.disabled) return;
-  const clientId = newClientId();
-  bubbles.addPending({ role: "agent", name: "You", text, clientId });
-  input.value = "";
-  input.focus();
-  send(text, clientId);
-});
-enterSends(input, form);
+bindComposer({ form, input, url: `${api}/messages`, bubbles, errorBox, role: "agent" });
 
 setInterval(renderWaited, 1000);
 

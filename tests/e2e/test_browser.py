@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from django.db import connections, transaction
 
-from tests.support import ROOT, agent, need
+from tests.support import ROOT, agent
 from tests.support import customer as customer_session
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 20_000  # generous: a dropped live event still arrives by the next heartbeat's catch-up
 PWNED = "<img src=x onerror=window.__pwned=1>"
 CARD = (
@@ -43,27 +33,6 @@ CARD = (
 COUNT_JS = """text => [...document.querySelectorAll('#messages .bubble')]
   .filter(b => { const body = b.querySelector('.bubble__body'); return body && body.innerText.trim() === text; })
   .length"""
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    """Debian's Chromium driven by Playwright; skips (outside CI) when either is missing."""
-    executable = shutil.which(CHROMIUM) or (CHROMIUM if os.path.exists(CHROMIUM) else None)
-    if executable is None:
-        need(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need("playwright is not installed (pip install -r requirements-test.txt)")
-    # Playwright's sync API runs an event loop in this thread; the test's own
-    # ORM calls are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def start_workers(workers, count: int, **env: str):

@@ -18,6 +18,7 @@ from chatbot.models import ChatSession, Event
 from fiido.asgi import application
 from fiido.realtime import publish
 from fiido.realtime.hub import current_hub
+from tests.support import asgi_scope
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -69,20 +70,7 @@ class Stream:
         headers = [(b"cookie", cookie)]
         if last_event_id is not None:
             headers.append((b"last-event-id", str(last_event_id).encode()))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": headers,
-            "client": ("127.0.0.1", 1234),
-            "server": ("testserver", 80),
-        }
-        self.communicator = ApplicationCommunicator(application, scope)
+        self.communicator = ApplicationCommunicator(application, asgi_scope(path, headers))
         self.buffer = b""
         self.events: list[tuple[int | None, dict]] = []
         self.status: int | None = None
