@@ -157,7 +157,11 @@ class Redis:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            wait_for(self.ping, 10, "redis-server")
+            try:
+                wait_for(self.ping, 10, "redis-server")
+            except RuntimeError:
+                stop(self.process)
+                raise
         self.host, self.port = self.url.split("//", 1)[1].split("/", 1)[0].split(":")
 
     def ping(self) -> bool:
@@ -374,8 +378,9 @@ class Bench:
 
     def peer(self, scenario: Scenario, rep: int) -> None:
         log(f"{scenario.name} peer #{rep}")
-        peer = Peer(self.redis).start()
+        peer = Peer(self.redis)
         try:
+            peer.start()
             self.load(
                 scenario,
                 "django-eventstream",
@@ -396,8 +401,8 @@ class Bench:
         vars_file = ours.prepare(
             f"{scenario.name}-{layer}-{rep}", sessions, viewers=scenario.subs if scenario.channels == 1 else 0
         )
-        ours.start()
         try:
+            ours.start()
             a, b = ours.ports
             self.load(
                 scenario,
@@ -431,8 +436,8 @@ class Bench:
         scenario = Scenario("A-404", 1, 1, events, rate, ["--drain", "2"])
         ours = Ours(self.redis, "pubsub", "A-404")
         vars_file = ours.prepare("A-404", 1, viewers=1)
-        ours.start()
         try:
+            ours.start()
             a, b = ours.ports
             self.load(
                 scenario, "fiido/404", OURS_SSE.format(port=b), f"http://127.0.0.1:{a}/api/no-such-route",
@@ -448,8 +453,8 @@ class Bench:
         log(f"S5 ours/pubsub #{rep}")
         ours = Ours(self.redis, "pubsub", f"S5-{rep}")
         vars_file = ours.prepare(f"S5-{rep}", 1, viewers=streams)
-        ours.start()
         try:
+            ours.start()
             a, b = ours.ports
             out = subprocess.run(
                 [

@@ -40,8 +40,8 @@ def bench_workers(redis_url, tmp_path, monkeypatch):
     bench.Ours.migrate(redis)
     ours = bench.Ours(redis, "pubsub", "smoke")
     vars_file = ours.prepare("smoke", 1, viewers=2)
-    ours.start()
     try:
+        ours.start()
         yield bench, ours, vars_file
     finally:
         ours.stop()
