@@ -25,7 +25,8 @@ WHAT = {
     "redis-outage-under-load": "Streams split over two workers, an agent sending 20 messages/s across 10 "
     "conversations; Redis is killed for 10 s and started again.",
     "sqlite-contention": "Eight clients post as fast as they can to two workers sharing the default SQLite "
-    "file (WAL, IMMEDIATE transactions, 30 s busy timeout); every post also stores the bot's reply.",
+    "file (WAL, IMMEDIATE transactions, 30 s busy timeout); each also gets the bot's "
+    "reply until the bot hands the conversation to a person.",
     "slow-reader": "A client opens its stream, then stops reading while ~10 MB of messages are sent to it.",
     "soak": "50 customers and 5 agents on two workers act at random (seeded), legal and illegal actions "
     "mixed, 8 at a time, while every conversation has a stream open.",
