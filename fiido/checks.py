@@ -18,3 +18,17 @@ def check_channel_layer(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+
+
+@register()
+def check_llm_settings(app_configs, **kwargs) -> list[Warning]:
+    """The LLM bot without an endpoint answers every customer with an apology."""
+    if settings.CHATBOT_BACKEND.endswith(".llm.LLMBot") and not (settings.LLM_BASE_URL and settings.LLM_MODEL):
+        return [
+            Warning(
+                "CHATBOT_BACKEND is the LLM bot but LLM_BASE_URL or LLM_MODEL is not set.",
+                hint="Set LLM_BASE_URL, LLM_MODEL (and LLM_API_KEY), or use the built-in bot.",
+                id="fiido.W002",
+            )
+        ]
+    return []
