@@ -17,6 +17,7 @@ Runs with the bench venv's Python (``bench/requirements.txt``). One run:
 
 ``--quick`` runs every piece at smoke scale. Everything started here is
 stopped here, by pid. Scratch: ``$BENCH_WORK`` (default /tmp/fiido-bench/work).
+``BENCH_ASGI_APP`` swaps the workers' ASGI app for an experiment (``bench/experiments/``).
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ class Ours:
                         str(port),
                         "--access-log",
                         "/dev/null",
-                        "fiido.asgi:application",
+                        os.environ.get("BENCH_ASGI_APP", "fiido.asgi:application"),
                     ],
                     cwd=ROOT,
                     env=self.env,
