@@ -566,10 +566,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="repeats of S1-S3 and S5 (default 3, quick 1)")
     parser.add_argument("--only", default="", help="comma-separated scenarios, e.g. S2,S3")
     parser.add_argument("--systems", default="floor,peer,ours,core", help="subset of floor,peer,ours,core")
-    parser.add_argument("--jsonl", default=str(BENCH / "results" / "latest.jsonl"))
+    parser.add_argument("--jsonl", default=None, help="default bench/results/latest.jsonl")
     parser.add_argument("--append", action="store_true", help="keep earlier lines in --jsonl")
-    parser.add_argument("--report", default=str(BENCH / "RESULTS.md"))
+    parser.add_argument("--report", default=None, help="default bench/RESULTS.md ($BENCH_WORK/quick/ in quick mode)")
     args = parser.parse_args(argv)
+    # a smoke run never overwrites the committed report
+    out_dir = WORK / "quick" if args.quick else BENCH
+    args.jsonl = args.jsonl or str(out_dir / "results" / "latest.jsonl")
+    args.report = args.report or str(out_dir / "RESULTS.md")
     args.systems = set(args.systems.split(","))
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
