@@ -163,3 +163,13 @@ def record(request):
                 report.write(json.dumps({"test": request.node.name, "name": name, **figures}) + "\n")
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_pool_connections(django_db_setup, django_db_blocker):
+    """Close database connections left in the thread pools of closed event loops
+    (``db_call`` keeps one per pool thread), so the test database can be dropped."""
+    yield
+    import gc
+
+    gc.collect()
