@@ -97,9 +97,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "fiido.ratelimits.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Sync-only and last: the chain then runs in one thread per request (see its docstring).
+    "fiido.ratelimits.LoginRateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "fiido.urls"
