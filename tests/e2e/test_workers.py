@@ -32,7 +32,7 @@ def test_message_posted_on_one_worker_reaches_a_stream_on_the_other(workers, red
     visitor, name = customer(first.url)
     reader = stream(second, name, visitor).wait_connected()
     try:
-        history = reader.of_type("history")[0]
+        history = reader.wait_for(lambda r: r.of_type("history"))[0]
         assert [m["role"] for m in history["messages"]] == ["bot"]
         assert reader.events[1]["id"] == "1"
         response = visitor.post(f"/api/sessions/{name}/messages", {"content": "Hello from worker one"})
@@ -51,7 +51,7 @@ def test_a_status_change_reaches_the_queue_stream_on_the_other_worker(workers, r
     desk = agent(second.url, "alice", "alice-password")
     queue = SSEReader(f"{second.url}/workbench/api/events", cookies=desk.client.cookies).wait_connected()
     try:
-        assert queue.of_type("queue")
+        assert queue.wait_for(lambda r: r.of_type("queue"), what="the queue snapshot")
         visitor, name = customer(first.url)
         visitor.post(f"/api/sessions/{name}/escalate", {"reason": "A person, please"})
         change = queue.wait_for(
@@ -75,7 +75,7 @@ def test_resume_on_the_other_worker_sends_exactly_the_missed_events(workers, red
     desk = agent(first.url, "alice", "alice-password")
     desk.post(f"/workbench/api/sessions/{name}/takeover")
     reader = stream(first, name, visitor).wait_connected()
-    last_seen = reader.of_type("history")[0]["session"]["last_event_id"]
+    last_seen = reader.wait_for(lambda r: r.of_type("history"))[0]["session"]["last_event_id"]
     reader.close()
     sent = [
         desk.post(f"/workbench/api/sessions/{name}/messages", {"content": f"missed {i}"}).json()["message"]
