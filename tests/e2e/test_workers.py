@@ -23,6 +23,16 @@ def assert_clean(reader: SSEReader) -> None:
     assert len(shown) == len(set(shown)), shown
 
 
+def wait_for_layer(workers, state: str, timeout: float) -> None:
+    """Wait until every worker's /healthz reports the channel layer as ``state``."""
+    for worker in workers:
+        wait_until(
+            lambda w=worker: httpx.get(f"{w.url}/healthz").json()["channel_layer"] == state,
+            timeout=timeout,
+            what=f"healthz to report {state}",
+        )
+
+
 def stream(worker, name: str, visitor, **headers) -> SSEReader:
     return SSEReader(f"{worker.url}/api/sessions/{name}/events", cookies=visitor.client.cookies, headers=headers)
 
@@ -183,23 +193,13 @@ def test_redis_outage_loses_nothing_and_live_delivery_comes_back(workers, redis_
         reader.wait_for(lambda r: "before" in contents(r))
 
         redis_server.stop()
-        for worker in (first, second):
-            wait_until(
-                lambda w=worker: httpx.get(f"{w.url}/healthz").json()["channel_layer"] == "degraded",
-                timeout=15,
-                what="healthz to report the outage",
-            )
+        wait_for_layer((first, second), "degraded", timeout=15)
         during = [say(f"during {i}") for i in range(3)]
         assert [r.status_code for r in during] == [201, 201, 201]
         reader.wait_for(lambda r: "during 2" in contents(r), timeout=15, what="catch-up from the database")
 
         redis_server.start()
-        for worker in (first, second):
-            wait_until(
-                lambda w=worker: httpx.get(f"{w.url}/healthz").json()["channel_layer"] == "redis",
-                timeout=20,
-                what="healthz to report recovery",
-            )
+        wait_for_layer((first, second), "redis", timeout=20)
         after = [say(f"after {i}") for i in range(3)]
         assert [r.status_code for r in after] == [201, 201, 201]
         reader.wait_for(lambda r: "after 2" in contents(r), timeout=15, what="live delivery after recovery")
