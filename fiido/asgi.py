@@ -3,16 +3,18 @@
 Event streams are routed here, before Django's handler, so they bypass the
 middleware stack: each ``MiddlewareMixin`` hook runs in a thread that would
 stay held for the stream's whole life (DESIGN §6, known traps). Streams
-authenticate from the session cookie themselves. Everything else is Django.
+authenticate from the session cookie themselves. Everything else is Django,
+served on a fixed pool of request threads (``fiido/handler.py``).
 """
 
 import os
 import re
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fiido.settings")
-django_application = get_asgi_application()  # sets Django up before models are imported
+
+from fiido.handler import get_pooled_asgi_application
+
+django_application = get_pooled_asgi_application()  # sets Django up before models are imported
 
 from chatbot.streams import customer_events  # noqa: E402
 from workbench.streams import agent_session_events, queue_events_endpoint  # noqa: E402

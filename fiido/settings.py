@@ -132,9 +132,15 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=0,  # under ASGI, persistent connections leak per thread
+        # Request threads are a fixed pool (fiido/handler.py), so each keeps its
+        # connection; the health check replaces one the database dropped.
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
     )
 }
+# Requests served at once per process (fiido/handler.py); each thread keeps one
+# database connection.
+WEB_THREADS = int(os.environ.get("WEB_THREADS", "16"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

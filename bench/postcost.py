@@ -1,0 +1,144 @@
+"""CPU cost of one publishing request: ``postcost.py [--posts N] [--path P]``.
+
+Starts one daphne worker of the project (production settings, a fresh SQLite
+file, ``REDIS_URL`` if set), prepares one ``manual_live`` conversation with
+``prepare.py``, sends N agent messages one after another over a keep-alive
+connection, and prints the worker's CPU milliseconds per request (from
+``/proc``, so the client's own work is not counted) and the request times.
+
+It is the quick loop for work on the publish path (``bench/NOTES.md``): a
+full ``make bench`` takes twenty minutes, this takes seconds. ``--path``
+posts elsewhere instead (e.g. ``/api/no-such-route`` for the cost of
+Django's handler and middleware alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--path", default=None, help="default: the agent message endpoint")
+    parser.add_argument("--profile", metavar="FILE", help="also sample the worker with py-spy (collapsed stacks)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="fiido-postcost-"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "SECRET_KEY": "bench-only-not-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_ENABLED": "false",
+    }
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    vars_file = work / "vars.jsonl"
+    subprocess.run(
+        [PYTHON, str(ROOT / "bench/prepare.py"), str(vars_file), "--sessions", "1"],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    line = json.loads(vars_file.read_text().splitlines()[0])
+    path = args.path or f"/workbench/api/sessions/{line['session']}/messages"
+
+    daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null"]
+    worker = subprocess.Popen(
+        [PYTHON, *daphne, "fiido.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "daphne.log", "w"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("daphne did not start") from None
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        headers = {
+            "Cookie": line["agent_cookie"],
+            "X-CSRFToken": line["csrf"],
+            "Content-Type": "application/json",
+            "Origin": f"http://127.0.0.1:{port}",
+            "Referer": f"http://127.0.0.1:{port}/",
+        }
+        statuses: dict[int, int] = {}
+
+        def post() -> float:
+            body = json.dumps({"content": "hello", "client_id": str(uuid.uuid4())})
+            started = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+            return time.perf_counter() - started
+
+        for _ in range(args.warmup):
+            post()
+        process = psutil.Process(worker.pid)
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(
+                ["py-spy", "record", "--gil", "--format", "raw", "--rate", "500",
+                 "-p", str(worker.pid), "-o", args.profile],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(1)
+        before = process.cpu_times()
+        times = [post() for _ in range(args.posts)]
+        after = process.cpu_times()
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(30)
+        cpu = (after.user - before.user) + (after.system - before.system)
+        times.sort()
+        print(
+            json.dumps(
+                {
+                    "path": path if args.path else "agent message",
+                    "posts": args.posts,
+                    "statuses": statuses,
+                    "cpu_ms_per_post": round(cpu * 1000 / args.posts, 2),
+                    "p50_ms": round(statistics.median(times) * 1000, 2),
+                    "p99_ms": round(times[int(len(times) * 0.99) - 1] * 1000, 2),
+                    "threads": process.num_threads(),
+                }
+            )
+        )
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
