@@ -6,7 +6,7 @@ agents with its own access check, through ``session_stream``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from django.http import Http404
 
@@ -17,13 +17,15 @@ from fiido.realtime.hub import db_call
 from fiido.realtime.stream import django_session, header, query_param, send_json_error, serve, session_events
 
 
-def session_stream(session: ChatSession, last_event_id: int | None) -> AsyncIterator[bytes]:
-    """The frames of one session's stream, resuming after ``last_event_id``."""
+def session_stream(session: ChatSession, last_event_id: int | None, send: Callable) -> AsyncIterator[bytes]:
+    """The frames of one session's stream, resuming after ``last_event_id``;
+    ``send`` is the response's, for the hub's direct writes."""
     session_id = session.pk
     return session_events(
         session_group(session.name),
         opening=lambda: db_call(selectors.stream_opening, session_id, last_event_id),
         fetch_after=lambda seq: db_call(selectors.events_after, session_id, seq),
+        send=send,
     )
 
 
@@ -49,4 +51,4 @@ async def customer_events(scope, receive, send, *, name: str) -> None:
     session = await db_call(_owned_session, scope, name)
     if session is None:
         return await send_json_error(send, 404, selectors.SESSION_NOT_FOUND)
-    await serve(receive, send, session_stream(session, requested_last_event_id(scope)))
+    await serve(receive, send, session_stream(session, requested_last_event_id(scope), send))

@@ -49,7 +49,7 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
     status, session = await db_call(_agent_session, scope, name)
     if session is None:
         return await send_json_error(send, status, _REFUSALS[status])
-    await serve(receive, send, session_stream(session, requested_last_event_id(scope)))
+    await serve(receive, send, session_stream(session, requested_last_event_id(scope), send))
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:

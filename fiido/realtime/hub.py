@@ -104,25 +104,51 @@ class Signal:
 CATCH_UP = Signal()
 
 
+# Writes one frame to a stream's client at once; False when it cannot (the
+# client is gone or behind), and the frame must take the stream's own path.
+DirectWrite = Callable[[bytes], bool]
+
+
 class Subscription:
-    """A stream's place in the hub: its group, its last sent seq, its inbox."""
+    """A stream's place in the hub: its group, its last sent seq, its inbox.
 
-    __slots__ = ("__weakref__", "_items", "_waiter", "group", "last")
+    A session stream that is idle (parked in ``get()`` with nothing queued)
+    and has a ``direct`` writer gets its next event written by ``push``
+    itself, from the hub's dispatch: no task wake-up, no trip through the
+    stream's generator. That is the whole cost of fan-out, so it matters at
+    a thousand streams of one conversation. Anything else (a gap, a stream
+    still sending its backlog, a client that is behind) queues as usual, and
+    the stream's task handles it in order.
+    """
 
-    def __init__(self, group: str) -> None:
+    __slots__ = ("__weakref__", "_items", "_waiter", "direct", "group", "last")
+
+    def __init__(self, group: str, direct: DirectWrite | None = None) -> None:
         self.group = group
         self.last = 0
+        self.direct = direct
         self._items: deque = deque()
         self._waiter: asyncio.Future | None = None
 
     def push(self, item: Envelope | Signal) -> None:
         items = self._items
+        waiter = self._waiter
+        if (
+            self.direct is not None
+            and type(item) is Envelope
+            and item.seq == self.last + 1
+            and not items
+            and waiter is not None
+            and not waiter.done()  # parked: everything up to ``last`` is already written
+            and self.direct(item.with_id())
+        ):
+            self.last = item.seq
+            return
         if len(items) >= INBOX_LIMIT:
             # Too far behind: drop what is queued and re-read the database.
             items.clear()
             item = CATCH_UP
         items.append(item)
-        waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -162,9 +188,9 @@ class Hub:
             return "in-memory"
         return "degraded" if self.degraded else "redis"
 
-    async def subscribe(self, group: str) -> Subscription:
+    async def subscribe(self, group: str, direct: DirectWrite | None = None) -> Subscription:
         """Register a stream for ``group``; live events flow once this returns."""
-        subscription = Subscription(group)
+        subscription = Subscription(group, direct)
         members = self.groups.get(group)
         if members is None:
             members = self.groups[group] = set()

@@ -18,8 +18,9 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http.cookie import parse_cookie
+from twisted.web.http import Request as TwistedRequest
 
-from fiido.realtime.hub import CATCH_UP, Envelope, Signal, get_hub
+from fiido.realtime.hub import CATCH_UP, DirectWrite, Envelope, Signal, get_hub
 from fiido.realtime.sse import HEADERS, RETRY_FRAME, SECURITY_HEADERS, encode
 
 logger = logging.getLogger(__name__)
@@ -38,10 +39,18 @@ Opening = Callable[[], Awaitable[tuple[list[bytes], int, bool]]]
 Snapshot = Callable[[], Awaitable[tuple[dict, int]]]
 
 
-async def session_events(group: str, *, opening: Opening, fetch_after: FetchAfter) -> AsyncIterator[bytes]:
-    """A session stream: opening frames, then every event once, in seq order."""
+async def session_events(
+    group: str, *, opening: Opening, fetch_after: FetchAfter, send: Callable | None = None
+) -> AsyncIterator[bytes]:
+    """A session stream: opening frames, then every event once, in seq order.
+
+    With the ASGI ``send`` it is served on, live events that arrive while the
+    stream is idle are written by the hub straight to the client
+    (``Subscription``); only gaps, catch-ups and heartbeats come through here.
+    """
     hub = get_hub()
-    subscription = await hub.subscribe(group)  # registered before the backlog is read
+    direct = direct_writer(send) if send is not None else None
+    subscription = await hub.subscribe(group, direct)  # registered before the backlog is read
     try:
         yield RETRY_FRAME
         frames, subscription.last, more = await opening()
@@ -163,6 +172,61 @@ def _send_backlog(send) -> tuple[Callable[[], int], Callable[[], None]] | None:
         return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
 
     return queued, transport.abortConnection
+
+
+def direct_writer(send) -> DirectWrite | None:
+    """Under daphne: write a frame to the client now, without a trip through
+    the stream's task (the hub calls it during dispatch).
+
+    It does what daphne's ``send`` does with a body message, minus the
+    coroutine. When nothing is queued for the client it goes one step
+    further and hands the chunk to the socket itself: Twisted would queue it,
+    register the socket with the event loop, write it on the next turn and
+    unregister it, and that round trip (two ``epoll_ctl`` calls and their
+    selector bookkeeping) was most of a fan-out's CPU. Whatever the socket
+    does not take is queued in Twisted behind it, so order is kept.
+
+    It refuses (False) when the connection is finished or closing, or when
+    the client has half the slow-reader limit queued: that frame then takes
+    the stream's own path, which waits for the client or cuts it off
+    (``serve``). Outside daphne there is no direct path.
+    """
+    backlog = _send_backlog(send)
+    protocol = next(iter(getattr(send, "args", ())), None)
+    if backlog is None or not isinstance(protocol, TwistedRequest):
+        return None
+    queued = backlog[0]
+    transport = protocol.transport
+    limit = settings.SSE_SEND_BUFFER_BYTES // 2
+
+    def write(frame: bytes) -> bool:
+        if (
+            protocol.finished
+            or protocol._disconnected
+            or protocol.channel is None
+            or transport.disconnecting
+            or not transport.connected
+        ):
+            return False
+        waiting = queued()
+        if waiting or getattr(transport, "TLS", False) or not protocol.startedWriting:
+            if waiting > limit:
+                return False
+            TwistedRequest.write(protocol, frame)
+            return True
+        chunk = b"%x\r\n%b\r\n" % (len(frame), frame) if protocol.chunked else frame
+        try:
+            sent = transport.socket.send(chunk)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False  # the connection is going; the stream's path sees it
+        if sent < len(chunk):
+            transport.write(chunk[sent:])
+        protocol.sentLength += len(frame)
+        return True
+
+    return write
 
 
 def django_session(scope) -> SessionBase:

@@ -117,6 +117,43 @@ def test_a_reader_that_stops_reading_is_cut_off_and_resumes_without_loss(workers
     assert rss_after - rss_before < 64 * 2**20
 
 
+def test_a_reader_that_pauses_gets_every_event_once_in_order(workers, redis_url, agent_user):
+    """Events written straight to the socket (the hub's direct path) and events
+    queued behind a full socket buffer must interleave in order: the reader
+    pauses while ~5 MB of events go out, more than the kernel buffers hold,
+    with a buffer limit high enough that it is never cut off."""
+    (worker,) = workers(1, REDIS_URL=redis_url, SSE_SEND_BUFFER_BYTES=str(64 * 2**20), MESSAGE_MAX_CHARS="30000")
+    desk = agent(worker.url, "alice", "alice-password")
+    visitor, name = live_session(worker, desk)
+    cookie = "; ".join(f"{k}={v}" for k, v in visitor.client.cookies.items())
+
+    paused = socket.socket()
+    paused.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    paused.connect(("127.0.0.1", worker.port))
+    request = f"GET /api/sessions/{name}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n"
+    paused.sendall(request.encode())
+    received = paused.recv(65536)
+    assert b"200 OK" in received
+
+    body = "y" * 25000
+    url = f"/workbench/api/sessions/{name}/messages"
+    sent = [desk.post(url, {"content": f"{i} {body}"}).json() for i in range(200)]
+    last_seq = sent[-1]["message"]["seq"]
+
+    paused.settimeout(10)
+    last_frame = f"id: {last_seq}\n".encode()
+    while last_frame not in received or b"\n\n" not in received[received.index(last_frame) :]:
+        chunk = paused.recv(1 << 20)
+        assert chunk, "the server closed the stream"
+        received += chunk
+    paused.close()
+    events = parse_frames(received)
+    ids = [i for i, _ in events if i is not None]
+    assert ids == list(range(ids[0], last_seq + 1))
+    contents = [data["message"]["content"].split(" ")[0] for _, data in events if data.get("type") == "message"]
+    assert contents[-200:] == [str(i) for i in range(200)]
+
+
 def test_redis_dies_under_load_and_every_message_reaches_every_stream_once(workers, redis_server, agent_user, record):
     first, second = workers(2, REDIS_URL=redis_server.url, SSE_HEARTBEAT_SECONDS="30")
     desk = agent(first.url, "alice", "alice-password")
