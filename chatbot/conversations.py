@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatbot import payloads
@@ -80,16 +80,17 @@ def post_customer_message(session: ChatSession, *, content: Any, client_id: Any 
     """
     content = _message_content(content)
     client_uuid = _client_uuid(client_id)
-    with transaction.atomic(durable=True):
-        locked = _lock(session)
-        repeated = _repeated(locked, client_uuid, Role.USER)
-        if repeated is not None:
-            return repeated
-        if locked.status == Status.CLOSED:
-            raise IllegalTransition("This conversation is closed.")
-        changes = _Changes(locked)
-        message = changes.message(Role.USER, content, client_id=client_uuid)
-        changes.save()
+    try:
+        with transaction.atomic(durable=True):
+            locked = _lock(session)
+            if locked.status == Status.CLOSED:
+                _raise_if_repeated(locked, client_uuid, Role.USER)
+                raise IllegalTransition("This conversation is closed.")
+            changes = _Changes(locked)
+            message = changes.message(Role.USER, content, client_id=client_uuid)
+            changes.save()
+    except _Repeated as repeated:
+        return repeated.earlier
     reply = _bot_answer(locked, message) if locked.status == Status.BOT_ACTIVE else None
     _refresh(session, locked)
     return Posted(message=changes.payload_of(message), reply=reply, created=True)
@@ -184,17 +185,18 @@ def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content
     """Store a message from the agent holding a ``manual_live`` conversation."""
     content = _message_content(content)
     client_uuid = _client_uuid(client_id)
-    with transaction.atomic(durable=True):
-        locked = _lock(session)
-        repeated = _repeated(locked, client_uuid, Role.AGENT)
-        if repeated is not None:
-            return repeated
-        _require(locked, Status.MANUAL_LIVE, "The conversation is not live with an agent.")
-        if not _is_assigned(locked, agent):
-            raise NotAllowed("Only the agent in this conversation can send messages to it.")
-        changes = _Changes(locked)
-        message = changes.message(Role.AGENT, content, agent=agent, client_id=client_uuid)
-        changes.save()
+    try:
+        with transaction.atomic(durable=True):
+            locked = _lock(session)
+            if locked.status != Status.MANUAL_LIVE or not _is_assigned(locked, agent):
+                _raise_if_repeated(locked, client_uuid, Role.AGENT)
+                _require(locked, Status.MANUAL_LIVE, "The conversation is not live with an agent.")
+                raise NotAllowed("Only the agent in this conversation can send messages to it.")
+            changes = _Changes(locked)
+            message = changes.message(Role.AGENT, content, agent=agent, client_id=client_uuid)
+            changes.save()
+    except _Repeated as repeated:
+        return repeated.earlier
     _refresh(session, locked)
     return Posted(message=changes.payload_of(message), reply=None, created=True)
 
@@ -229,14 +231,11 @@ class _Changes:
         client_id: uuid.UUID | None = None,
         reply_to: Message | None = None,
     ) -> Message:
-        message = Message.objects.create(
-            session=self.session,
-            role=role,
-            content=content,
-            agent=agent,
-            client_id=client_id or uuid.uuid4(),
-            reply_to=reply_to,
-        )
+        fields = {"session": self.session, "role": role, "content": content, "agent": agent, "reply_to": reply_to}
+        if client_id is None:
+            message = Message.objects.create(client_id=uuid.uuid4(), **fields)
+        else:
+            message = _create_once(client_id, fields)
         self.session.message_count += 1
         seq = self._next_seq()
         data = payloads.message_payload(message, seq=seq)
@@ -297,18 +296,46 @@ def _escalate_locked(changes: _Changes, *, reason: str) -> None:
     changes.transition(Status.PENDING_MANUAL, escalated_at=timezone.now(), escalation_reason=reason[:REASON_MAX_CHARS])
 
 
-def _repeated(session: ChatSession, client_uuid: uuid.UUID, role: str) -> Posted | None:
-    """The earlier outcome of a send with this ``client_id``, if there was one."""
+class _Repeated(Exception):
+    """A send repeated with the same ``client_id``: ``earlier`` is its first outcome."""
+
+    def __init__(self, earlier: Posted) -> None:
+        self.earlier = earlier
+
+
+def _create_once(client_uuid: uuid.UUID, fields: dict[str, Any]) -> Message:
+    """Insert a client's message, or raise ``_Repeated`` if its ``client_id`` is stored.
+
+    The unique constraint decides, inside a savepoint, so the usual case (a
+    new message) costs no look-up; a client retrying after a lost response
+    gets what its first send produced.
+    """
+    try:
+        with transaction.atomic():
+            return Message.objects.create(client_id=client_uuid, **fields)
+    except IntegrityError:
+        _raise_if_repeated(fields["session"], client_uuid, fields["role"])
+        raise  # some other constraint
+
+
+def _raise_if_repeated(session: ChatSession, client_uuid: uuid.UUID, role: str) -> None:
+    """Raise ``_Repeated`` with the earlier outcome of a send with this ``client_id``, if any.
+
+    Checked before refusing a send too: a retry of a message that went through
+    before the conversation changed gets its outcome, not an error.
+    """
     existing = Message.objects.filter(session=session, client_id=client_uuid).select_related("event").first()
     if existing is None:
-        return None
+        return
     if existing.role != role:
         raise InvalidInput("client_id is already used by another message.")
     reply = Message.objects.filter(reply_to=existing).select_related("event").first()
-    return Posted(
-        message=_stored_message(existing),
-        reply=_stored_message(reply) if reply else None,
-        created=False,
+    raise _Repeated(
+        Posted(
+            message=_stored_message(existing),
+            reply=_stored_message(reply) if reply else None,
+            created=False,
+        )
     )
 
 

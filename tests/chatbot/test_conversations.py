@@ -239,6 +239,34 @@ def test_a_repeated_client_id_returns_the_original_and_creates_nothing():
     assert snapshot(session) == before
 
 
+def test_a_retry_after_the_conversation_moved_on_gets_the_first_outcome(agent_user):
+    """A client that lost the response retries; meanwhile the state changed so that
+    a new send would be refused. The retry still gets what the first send did."""
+    session = in_status(Status.MANUAL_LIVE, agent_user)
+    client_id = str(uuid.uuid4())
+    first = conversations.post_agent_message(session, agent=agent_user, content="One moment", client_id=client_id)
+    conversations.release(session, by=agent_user)
+    again = conversations.post_agent_message(session, agent=agent_user, content="One moment", client_id=client_id)
+    assert (again.created, again.message) == (False, first.message)
+
+    customer_id = str(uuid.uuid4())
+    said = conversations.post_customer_message(session, content="Thanks", client_id=customer_id)
+    conversations.close(session)
+    before = snapshot(session)
+    assert conversations.post_customer_message(session, content="Thanks", client_id=customer_id).message == said.message
+    assert snapshot(session) == before
+
+
+def test_a_client_id_of_another_role_is_refused(agent_user):
+    session = in_status(Status.MANUAL_LIVE, agent_user)
+    client_id = str(uuid.uuid4())
+    conversations.post_customer_message(session, content="Hello", client_id=client_id)
+    before = snapshot(session)
+    with pytest.raises(InvalidInput):
+        conversations.post_agent_message(session, agent=agent_user, content="Hi", client_id=client_id)
+    assert snapshot(session) == before
+
+
 def test_the_same_client_id_in_another_session_is_a_new_message():
     client_id = str(uuid.uuid4())
     one, two = conversations.start(), conversations.start()
