@@ -7,6 +7,7 @@ authenticate from the session cookie themselves. Everything else is Django,
 served on a fixed pool of request threads (``fiido/handler.py``).
 """
 
+import gc
 import os
 import re
 
@@ -18,6 +19,11 @@ django_application = get_pooled_asgi_application()  # sets Django up before mode
 
 from chatbot.streams import customer_events  # noqa: E402
 from workbench.streams import agent_session_events, queue_events_endpoint  # noqa: E402
+
+# What is loaded by now lives as long as the process: move it out of the cyclic
+# collector's reach. A full collection over it took ~40 ms here, a latency spike
+# for every request and stream of the worker whenever one ran.
+gc.freeze()
 
 STREAM_ROUTES = [
     (re.compile(r"^/api/sessions/(?P<name>[A-Za-z0-9_-]{1,64})/events$"), customer_events),

@@ -113,12 +113,13 @@ class Subscription:
     """A stream's place in the hub: its group, its last sent seq, its inbox.
 
     A session stream that is idle (parked in ``get()`` with nothing queued)
-    and has a ``direct`` writer gets its next event written by ``push``
-    itself, from the hub's dispatch: no task wake-up, no trip through the
-    stream's generator. That is the whole cost of fan-out, so it matters at
-    a thousand streams of one conversation. Anything else (a gap, a stream
-    still sending its backlog, a client that is behind) queues as usual, and
-    the stream's task handles it in order.
+    and has a ``direct`` writer gets its next event, or a heartbeat, written
+    by ``push`` itself, from the hub's dispatch: no task wake-up, no trip
+    through the stream's generator. That is the whole cost of fan-out, so it
+    matters at a thousand streams of one conversation, and a heartbeat to
+    ten thousand idle streams stays a few milliseconds. Anything else (a gap,
+    a stream still sending its backlog, a client that is behind) queues as
+    usual, and the stream's task handles it in order.
     """
 
     __slots__ = ("__weakref__", "_items", "_waiter", "direct", "group", "last")
@@ -133,17 +134,14 @@ class Subscription:
     def push(self, item: Envelope | Signal) -> None:
         items = self._items
         waiter = self._waiter
-        if (
-            self.direct is not None
-            and type(item) is Envelope
-            and item.seq == self.last + 1
-            and not items
-            and waiter is not None
-            and not waiter.done()  # parked: everything up to ``last`` is already written
-            and self.direct(item.with_id())
-        ):
-            self.last = item.seq
-            return
+        if self.direct is not None and not items and waiter is not None and not waiter.done():
+            # Parked with nothing queued: everything up to ``last`` is written.
+            if type(item) is Envelope:
+                if item.seq == self.last + 1 and self.direct(item.with_id()):
+                    self.last = item.seq
+                    return
+            elif item.frame is not None and self.direct(item.frame):
+                return  # a heartbeat
         if len(items) >= INBOX_LIMIT:
             # Too far behind: drop what is queued and re-read the database.
             items.clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fiido.realtime.hub import CATCH_UP, Envelope, Subscription
+from fiido.realtime.hub import CATCH_UP, Envelope, Signal, Subscription
 
 
 class Client:
@@ -77,6 +77,18 @@ async def test_nothing_is_written_past_what_the_stream_still_has_queued():
     assert client.frames == []
     assert await subscription.get() is CATCH_UP
     assert (await subscription.get()).seq == 1
+
+
+async def test_a_heartbeat_to_a_parked_stream_is_written_directly():
+    client = Client()
+    subscription = Subscription("g", client)
+    subscription.last = 3
+    waiting = await parked(subscription)
+    subscription.push(Signal(b": heartbeat\n\n"))
+    subscription.push(CATCH_UP)  # no frame: always the stream's job
+    assert client.frames == [b": heartbeat\n\n"]
+    assert subscription.last == 3
+    assert await waiting is CATCH_UP
 
 
 async def test_without_a_writer_everything_is_queued():
