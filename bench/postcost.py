@@ -23,8 +23,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -38,6 +40,8 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--path", default=None, help="default: the agent message endpoint")
+    parser.add_argument("--rate", type=float, default=0, help="open loop: POSTs per second (0: back to back)")
+    parser.add_argument("--concurrency", type=int, default=1, help="clients posting at once, each on its connection")
     parser.add_argument("--profile", metavar="FILE", help="also sample the worker with py-spy (collapsed stacks)")
     args = parser.parse_args()
 
@@ -83,7 +87,7 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise SystemExit("daphne did not start") from None
                 time.sleep(0.2)
-        conn = http.client.HTTPConnection("127.0.0.1", port)
+        local = threading.local()
         headers = {
             "Cookie": line["agent_cookie"],
             "X-CSRFToken": line["csrf"],
@@ -93,14 +97,17 @@ def main() -> int:
         }
         statuses: dict[int, int] = {}
 
-        def post() -> float:
+        def post(scheduled: float | None = None) -> float:
             body = json.dumps({"content": "hello", "client_id": str(uuid.uuid4())})
+            if not hasattr(local, "conn"):
+                local.conn = http.client.HTTPConnection("127.0.0.1", port)
+            conn = local.conn
             started = time.perf_counter()
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
             response.read()
             statuses[response.status] = statuses.get(response.status, 0) + 1
-            return time.perf_counter() - started
+            return time.perf_counter() - (started if scheduled is None else scheduled)
 
         for _ in range(args.warmup):
             post()
@@ -114,7 +121,17 @@ def main() -> int:
             )  # fmt: skip
             time.sleep(1)
         before = process.cpu_times()
-        times = [post() for _ in range(args.posts)]
+        with ThreadPoolExecutor(args.concurrency) as clients:
+            if args.rate:
+                # Open loop, like the yardstick's publisher: latency includes waiting for the server.
+                begin = time.perf_counter()
+                futures = []
+                for n in range(args.posts):
+                    time.sleep(max(0.0, begin + n / args.rate - time.perf_counter()))
+                    futures.append(clients.submit(post, time.perf_counter()))
+                times = [f.result() for f in futures]
+            else:
+                times = list(clients.map(lambda _: post(), range(args.posts)))
         after = process.cpu_times()
         if spy is not None:
             spy.send_signal(2)
@@ -126,6 +143,8 @@ def main() -> int:
                 {
                     "path": path if args.path else "agent message",
                     "posts": args.posts,
+                    "concurrency": args.concurrency,
+                    "rate": args.rate,
                     "statuses": statuses,
                     "cpu_ms_per_post": round(cpu * 1000 / args.posts, 2),
                     "p50_ms": round(statistics.median(times) * 1000, 2),

@@ -142,6 +142,8 @@ DATABASES = {
 # database connection.
 WEB_THREADS = int(os.environ.get("WEB_THREADS", "16"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, plus a queue for writers within one process (fiido/db/sqlite3).
+    DATABASES["default"]["ENGINE"] = "fiido.db.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",

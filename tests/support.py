@@ -155,7 +155,7 @@ def database_url() -> str:
     from django.db import connection
 
     settings = connection.settings_dict
-    if settings["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{settings['NAME']}"
     user = settings.get("USER") or ""
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""

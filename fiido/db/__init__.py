@@ -1,0 +1,1 @@
+"""Database backends: SQLite with writes queued inside the process (``fiido.db.sqlite3``)."""
