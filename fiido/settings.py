@@ -134,13 +134,13 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Request threads are a fixed pool (fiido/handler.py), so each keeps its
         # connection; the health check replaces one the database dropped.
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0),
         conn_health_checks=True,
     )
 }
 # Requests served at once per process (fiido/handler.py); each thread keeps one
 # database connection.
-WEB_THREADS = int(os.environ.get("WEB_THREADS", "16"))
+WEB_THREADS = _env_int("WEB_THREADS", 16)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend, plus a queue for writers within one process (fiido/db/sqlite3).
     DATABASES["default"]["ENGINE"] = "fiido.db.sqlite3"
