@@ -8,7 +8,7 @@ import threading
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core import signals
-from django.db import connection
+from django.db import connection, connections
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
@@ -54,6 +54,16 @@ def handler(settings):
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
     handler = PooledASGIHandler()
     yield handler
+    # Each pool thread keeps its connection; close them (one task per thread)
+    # so the test database can be dropped at the end of the run.
+    barrier = threading.Barrier(settings.WEB_THREADS)
+
+    def close_connection():
+        barrier.wait(10)
+        connections.close_all()
+
+    for done in [handler.executor.submit(close_connection) for _ in range(settings.WEB_THREADS)]:
+        done.result()
     handler.executor.shutdown(wait=True)
 
 
