@@ -13,7 +13,9 @@ Here the middleware chain is built in sync mode and a request runs on one of
 threaded WSGI server: one hop in, one hop out, and each thread keeps its own
 database connection between requests (``CONN_MAX_AGE``, with health checks).
 The event loop still reads bodies and writes responses, and event streams
-never reach this handler (``fiido/asgi.py`` routes them first).
+never reach this handler (``fiido/asgi.py`` routes them first). Streaming
+responses (WhiteNoise's static files) are iterated as Django's own handler
+does, then closed on the pool.
 
 Trade-off: at most ``WEB_THREADS`` requests run at once per process; more
 wait for a free thread. A slow bot (an LLM) holds a thread while it thinks, so
@@ -22,6 +24,8 @@ deployments with a slow bot and many simultaneous customers raise it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
@@ -35,6 +39,8 @@ from django.core.handlers.base import BaseHandler
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+logger = logging.getLogger(__name__)
+
 
 class PooledASGIHandler(ASGIHandler):
     def __init__(self) -> None:
@@ -47,15 +53,15 @@ class PooledASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        response = None
         try:
             response = await self._in_pool(self._respond, scope, body_file)
-            try:
-                await self.send_response(response, send)
-            finally:
-                if response.streaming:
-                    await self._in_pool(response.close)
+            await self.send_response(response, send)
         finally:
             body_file.close()
+            if response is not None and response.streaming:
+                # Even when daphne cancels us (a client gone for long): close the file.
+                await asyncio.shield(self._in_pool(response.close))
 
     def _respond(self, scope: dict, body_file: IO[bytes]) -> HttpResponseBase:
         """The whole request on a pool thread, as a WSGI server would run it."""
@@ -70,7 +76,12 @@ class PooledASGIHandler(ASGIHandler):
         if not response.streaming:
             # The body is in memory: finish the request here, so request_finished
             # (connection upkeep) runs on the thread that owns the connection.
-            response.close()
+            # What it commits is committed: a failure here is logged, as Django
+            # logs one after the response, and does not turn the answer into a 500.
+            try:
+                response.close()
+            except Exception:
+                logger.exception("Finishing the request failed after its response was built")
         return response
 
     async def _in_pool(self, function: Callable, *args: Any) -> Any:

@@ -80,3 +80,26 @@ def test_the_lock_is_released_after_commit_rollback_and_close():
     assert done == [True]
     session.refresh_from_db()
     assert (session.customer_name, session.status) == ("a", ChatSession.Status.PENDING_MANUAL)
+
+
+def test_on_commit_hooks_run_before_the_next_writer_and_may_write_again():
+    """Events are published from on-commit hooks; holding the lock through them
+    keeps one worker's publishes in commit order. A hook that writes reuses it."""
+    from fiido.db.sqlite3.base import _write_lock
+
+    session = conversations.start()
+    lock = _write_lock(str(connection.settings_dict["NAME"]))
+    seen = []
+
+    def hook():
+        seen.append(lock.locked())
+        with transaction.atomic():
+            ChatSession.objects.filter(pk=session.pk).update(customer_name="from the hook")
+
+    with transaction.atomic():
+        ChatSession.objects.filter(pk=session.pk).update(customer_name="first")
+        transaction.on_commit(hook)
+    assert seen == [True]
+    assert not lock.locked()
+    session.refresh_from_db()
+    assert session.customer_name == "from the hook"

@@ -137,10 +137,10 @@ class Subscription:
         if self.direct is not None and not items and waiter is not None and not waiter.done():
             # Parked with nothing queued: everything up to ``last`` is written.
             if type(item) is Envelope:
-                if item.seq == self.last + 1 and self.direct(item.with_id()):
+                if item.seq == self.last + 1 and self._write(item.with_id()):
                     self.last = item.seq
                     return
-            elif item.frame is not None and self.direct(item.frame):
+            elif item.frame is not None and self._write(item.frame):
                 return  # a heartbeat
         if len(items) >= INBOX_LIMIT:
             # Too far behind: drop what is queued and re-read the database.
@@ -149,6 +149,13 @@ class Subscription:
         items.append(item)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _write(self, frame: bytes) -> bool:
+        try:
+            return self.direct(frame)
+        except Exception:  # the stream's own path sends it, or sees the connection go
+            logger.debug("Direct write failed; the stream takes it", exc_info=True)
+            return False
 
     async def get(self) -> Envelope | Signal:
         while not self._items:
@@ -248,7 +255,11 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            self._dispatch(message)
+            try:
+                self._dispatch(message)
+            except Exception:
+                # Never let one bad message stop this process's live delivery.
+                logger.exception("Dispatching a layer message failed")
 
     def _dispatch(self, message: dict) -> None:
         if message.get("type") != LAYER_MESSAGE_TYPE:

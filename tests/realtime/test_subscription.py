@@ -96,3 +96,14 @@ async def test_without_a_writer_everything_is_queued():
     waiting = await parked(subscription)
     subscription.push(Envelope(1, "{}"))
     assert (await waiting).seq == 1
+
+
+async def test_a_writer_that_raises_leaves_the_event_to_the_stream():
+    def broken(frame: bytes) -> bool:
+        raise OSError("transport in a state nobody expected")
+
+    subscription = Subscription("g", broken)
+    waiting = await parked(subscription)
+    subscription.push(Envelope(1, "{}"))
+    assert (await waiting).seq == 1
+    assert subscription.last == 0

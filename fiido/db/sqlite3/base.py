@@ -9,6 +9,10 @@ a publishing request's p99 was 112 ms for a ~5 ms request (``bench/postcost.py
 and gives it back when the transaction ends, so threads of one process wait
 their turn on a lock that wakes them at once; only writers in other processes
 still meet SQLite's busy handler.
+
+The lock is held until the transaction's on-commit hooks have run, so one
+worker publishes its events in commit order: a stream that saw seq 7 before 6
+would have to re-read the database to fill the gap.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._holds_write_lock = False
 
     def _start_transaction_under_autocommit(self) -> None:
+        if self._holds_write_lock:
+            # An on-commit hook of this connection's last transaction writes
+            # again: it still holds the lock (see set_autocommit).
+            super()._start_transaction_under_autocommit()
+            return
         lock = _write_lock(str(self.settings_dict["NAME"]))
         if not lock.acquire(timeout=float(self.settings_dict["OPTIONS"].get("timeout", 5))):
             raise OperationalError("database is locked (another thread of this process kept writing)")
@@ -43,12 +52,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._release_write_lock()
             raise
 
-    def _set_autocommit(self, autocommit: bool) -> None:
+    def set_autocommit(self, autocommit: bool, force_begin_transaction_with_broken_autocommit: bool = False) -> None:
         try:
-            super()._set_autocommit(autocommit)
+            super().set_autocommit(autocommit, force_begin_transaction_with_broken_autocommit)
         finally:
             if autocommit:
-                self._release_write_lock()  # the transaction is over (committed or rolled back)
+                # The transaction is over (committed or rolled back) and its
+                # on-commit hooks have run: events are published in commit order.
+                self._release_write_lock()
 
     def _close(self) -> None:
         try:
