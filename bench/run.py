@@ -85,6 +85,22 @@ def scenarios(quick: bool) -> list[Scenario]:
 # ---------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------
+def project_env(database: Path, redis_url: str, layer: str = "pubsub") -> dict[str, str]:
+    """A worker's environment: production settings, but plain HTTP on loopback (no proxy in front)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "REDIS_URL": redis_url,
+        "REDIS_CHANNEL_LAYER": layer,
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "SECRET_KEY": SECRET,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -187,19 +203,7 @@ class Ours:
 
     def __init__(self, redis: Redis, layer: str, tag: str) -> None:
         self.dir = WORK / "ours"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{self.dir / 'db.sqlite3'}",
-            "REDIS_URL": redis.url,
-            "REDIS_CHANNEL_LAYER": layer,
-            # production settings, but plain HTTP on loopback (no proxy in front)
-            "DEBUG": "false",
-            "SECURE_SSL_REDIRECT": "false",
-            "SECURE_HSTS_SECONDS": "0",
-            "SECRET_KEY": SECRET,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-        }
+        self.env = project_env(self.dir / "db.sqlite3", redis.url, layer)
         self.tag = tag
         self.ports = (free_port(), free_port())
         self.processes: list[subprocess.Popen] = []

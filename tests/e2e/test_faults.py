@@ -30,6 +30,17 @@ def live_session(worker, desk):
     return visitor, name
 
 
+def small_buffer_stream(worker, visitor, name: str) -> tuple[socket.socket, bytes]:
+    """A customer stream on a raw socket with a tiny receive buffer, so the server's
+    writes back up as soon as the test stops reading; returns it and its first bytes."""
+    cookie = "; ".join(f"{k}={v}" for k, v in visitor.client.cookies.items())
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.connect(("127.0.0.1", worker.port))
+    reader.sendall(f"GET /api/sessions/{name}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n".encode())
+    return reader, reader.recv(65536)
+
+
 def parse_frames(raw: bytes) -> list[tuple[int | None, dict]]:
     """SSE events out of a raw HTTP/1.1 chunked response body (best effort)."""
     text = raw.decode("utf-8", errors="replace")
@@ -55,13 +66,7 @@ def test_a_reader_that_stops_reading_is_cut_off_and_resumes_without_loss(workers
     )
     desk = agent(worker.url, "alice", "alice-password")
     visitor, name = live_session(worker, desk)
-    cookie = "; ".join(f"{k}={v}" for k, v in visitor.client.cookies.items())
-
-    slow = socket.socket()
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow.connect(("127.0.0.1", worker.port))
-    slow.sendall(f"GET /api/sessions/{name}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n".encode())
-    first = slow.recv(65536)
+    slow, first = small_buffer_stream(worker, visitor, name)
     assert b"200 OK" in first
     server = psutil.Process(worker.process.pid)
     rss_before = server.memory_info().rss
@@ -125,14 +130,7 @@ def test_a_reader_that_pauses_gets_every_event_once_in_order(workers, redis_url,
     (worker,) = workers(1, REDIS_URL=redis_url, SSE_SEND_BUFFER_BYTES=str(64 * 2**20), MESSAGE_MAX_CHARS="30000")
     desk = agent(worker.url, "alice", "alice-password")
     visitor, name = live_session(worker, desk)
-    cookie = "; ".join(f"{k}={v}" for k, v in visitor.client.cookies.items())
-
-    paused = socket.socket()
-    paused.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    paused.connect(("127.0.0.1", worker.port))
-    request = f"GET /api/sessions/{name}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n"
-    paused.sendall(request.encode())
-    received = paused.recv(65536)
+    paused, received = small_buffer_stream(worker, visitor, name)
     assert b"200 OK" in received
 
     body = "y" * 25000
