@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from importlib import import_module
 from urllib.parse import parse_qs
 
@@ -153,25 +154,34 @@ async def _drained(queued: Callable[[], int]) -> bool:
     return True
 
 
+def _daphne_request(send) -> TwistedRequest | None:
+    """The Twisted request behind daphne's ``send`` (``partial(server.handle_reply,
+    protocol)``) when it sits on a plain TCP transport; None elsewhere."""
+    protocol = next(iter(getattr(send, "args", ())), None)
+    if not isinstance(protocol, TwistedRequest) or not hasattr(protocol.transport, "_tempDataLen"):
+        return None
+    return protocol
+
+
+def _queued_bytes(transport) -> int:
+    """Bytes Twisted holds for this client that the socket has not taken yet."""
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
 def _send_backlog(send) -> tuple[Callable[[], int], Callable[[], None]] | None:
     """Under daphne: how many bytes wait in this client's socket buffer, and how
     to drop the connection.
 
     ASGI has no backpressure and daphne buffers every write in memory, so a
-    reader that stalls would grow the process without bound. daphne's
-    ``send`` is ``partial(server.handle_reply, protocol)``; its Twisted
+    reader that stalls would grow the process without bound; its Twisted
     transport knows what is still queued. Elsewhere this returns None and
     the server's own flow control applies.
     """
-    protocol = next(iter(getattr(send, "args", ())), None)
-    transport = getattr(protocol, "transport", None)
-    if transport is None or not hasattr(transport, "_tempDataLen"):
+    request = _daphne_request(send)
+    if request is None:
         return None
-
-    def queued() -> int:
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-
-    return queued, transport.abortConnection
+    transport = request.transport
+    return partial(_queued_bytes, transport), transport.abortConnection
 
 
 def direct_writer(send) -> DirectWrite | None:
@@ -191,11 +201,9 @@ def direct_writer(send) -> DirectWrite | None:
     the stream's own path, which waits for the client or cuts it off
     (``serve``). Outside daphne there is no direct path.
     """
-    backlog = _send_backlog(send)
-    protocol = next(iter(getattr(send, "args", ())), None)
-    if backlog is None or not isinstance(protocol, TwistedRequest):
+    protocol = _daphne_request(send)
+    if protocol is None:
         return None
-    queued = backlog[0]
     transport = protocol.transport
     limit = settings.SSE_SEND_BUFFER_BYTES // 2
 
@@ -208,7 +216,7 @@ def direct_writer(send) -> DirectWrite | None:
             or not transport.connected
         ):
             return False
-        waiting = queued()
+        waiting = _queued_bytes(transport)
         if waiting or getattr(transport, "TLS", False) or not protocol.startedWriting:
             if waiting > limit:
                 return False
