@@ -46,7 +46,6 @@ lint: $(VENV)/.installed-test
 serve: $(VENV)/.installed
 	@test -n "$(REDIS_URL)" || (echo "make serve needs REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0" && exit 2)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
 	mkdir -p $(RUN_DIR)
 	WORKERS=$(WORKERS) PORT=$(PORT) VENV=$(abspath $(VENV)) RUN_DIR=$(RUN_DIR) $(BIN)/supervisord -n -c deploy/supervisord.conf
 

@@ -1,14 +1,12 @@
 """Domain errors of the conversation state machine, mapped to HTTP once in fiido.http."""
 
+from fiido.exceptions import ApiError
 
-class ConversationError(Exception):
+
+class ConversationError(ApiError):
     """Base of every refusal the state machine makes."""
 
     http_status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidInput(ConversationError):

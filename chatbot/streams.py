@@ -52,3 +52,9 @@ async def customer_events(scope, receive, send, *, name: str) -> None:
     if session is None:
         return await send_json_error(send, 404, selectors.SESSION_NOT_FOUND)
     await serve(receive, send, session_stream(session, requested_last_event_id(scope), send))
+
+
+# Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).
+stream_routes = [
+    (rf"^/api/sessions/(?P<name>{selectors.SESSION_NAME.pattern})/events$", customer_events),
+]

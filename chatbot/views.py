@@ -8,10 +8,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
-from chatbot import conversations, payloads, selectors
+from chatbot import conversations, limits, payloads, selectors
 from chatbot.conversations import Posted
-from fiido import ratelimits
 from fiido.http import json_api, json_body
+from fiido.ratelimits import client_address, refusal
 
 
 @require_GET
@@ -20,7 +20,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     """The chat page: resumes the visitor's open conversation or starts one."""
     session = selectors.current_customer_session(request.session)
     if session is None:
-        refused = ratelimits.refusal(request, ratelimits.NEW_SESSIONS, ratelimits.client_address(request), json=False)
+        refused = refusal(request, limits.NEW_SESSIONS, client_address(request), json=False)
         if refused is not None:
             return refused
         session = conversations.start()
@@ -33,7 +33,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 
 
 @json_api("POST")
-@ratelimits.limit_new_sessions
+@limits.limit_new_sessions
 def start_session(request: HttpRequest) -> JsonResponse:
     data = json_body(request)
     session = conversations.start(
@@ -54,7 +54,7 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 
 
 @json_api("POST")
-@ratelimits.limit_customer_messages
+@limits.limit_customer_messages
 def post_message(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
     data = json_body(request)

@@ -17,19 +17,25 @@ from fiido.handler import get_pooled_asgi_application
 
 django_application = get_pooled_asgi_application()  # sets Django up before models are imported
 
-from chatbot.streams import customer_events  # noqa: E402
-from workbench.streams import agent_session_events, queue_events_endpoint  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
+
+
+def _stream_routes() -> list[tuple[re.Pattern, object]]:
+    """Every app's ``stream_routes`` (``settings.STREAM_ROUTES``), as urls.py includes
+    the apps' URLconfs: the project package names them and imports neither app."""
+    routes = []
+    for dotted in settings.STREAM_ROUTES:
+        routes.extend((re.compile(pattern), endpoint) for pattern, endpoint in import_string(dotted))
+    return routes
+
+
+STREAM_ROUTES = _stream_routes()
 
 # What is loaded by now lives as long as the process: move it out of the cyclic
 # collector's reach. A full collection over it took ~40 ms here, a latency spike
 # for every request and stream of the worker whenever one ran.
 gc.freeze()
-
-STREAM_ROUTES = [
-    (re.compile(r"^/api/sessions/(?P<name>[A-Za-z0-9_-]{1,64})/events$"), customer_events),
-    (re.compile(r"^/workbench/api/sessions/(?P<name>[A-Za-z0-9_-]{1,64})/events$"), agent_session_events),
-    (re.compile(r"^/workbench/api/events$"), queue_events_endpoint),
-]
 
 
 async def application(scope, receive, send):

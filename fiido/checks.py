@@ -32,3 +32,4 @@ def check_llm_settings(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from chatbot.exceptions import ConversationError
+from fiido.exceptions import ApiError, BadRequest
 
 
 def error_response(message: str, status: int, **headers: str) -> JsonResponse:
@@ -56,12 +56,6 @@ def _check_text(data: Any) -> None:
                 raise BadRequest("The request body holds text that is not valid Unicode.") from None
 
 
-class BadRequest(ConversationError):
-    """The HTTP request itself is malformed."""
-
-    http_status = 400
-
-
 def json_api(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Give a view the API's error contract: every refusal is a JSON 4xx.
 
@@ -87,7 +81,7 @@ def _json_api(view: Callable[..., HttpResponse], *, methods: frozenset[str]) -> 
             return error_response(f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.", 413)
         try:
             return view(request, *args, **kwargs)
-        except ConversationError as error:
+        except ApiError as error:
             return error_response(error.message, error.http_status)
         except Http404 as error:
             return error_response(str(error) or "Not found.", 404)

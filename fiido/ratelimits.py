@@ -5,11 +5,9 @@ Counting is django-ratelimit's (fixed windows in Django's cache: Redis when
 settings (``RATE_LIMIT_*``, read from the environment) and read when a request
 is counted, never at import time.
 
-- customer messages: per conversation (``RATE_LIMIT_MESSAGES``);
-- new conversations: per client address, through the API and the chat page
-  (``RATE_LIMIT_SESSIONS``);
-- login attempts: per client address and username, on the workbench's and the
-  admin's login forms (``RATE_LIMIT_LOGINS``).
+This module holds the mechanism (``Limit``, ``refusal``, ``client_address``)
+and the login limit, which guards Django's own login views; the customer
+side's limits live with the customer side, in ``chatbot/limits.py``.
 
 A cache outage fails open: a Redis restart must not refuse every customer
 (DESIGN §6.5), so the limits lapse until the cache answers again, with one
@@ -22,15 +20,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django_ratelimit.core import get_usage
 
-from chatbot.selectors import owned_names
 from fiido.http import error_response
 
 logger = logging.getLogger(__name__)
@@ -51,8 +46,6 @@ class Limit:
         return getattr(settings, self.setting)
 
 
-MESSAGES = Limit("fiido.messages", "RATE_LIMIT_MESSAGES", "Too many messages in this conversation. Wait a moment.")
-NEW_SESSIONS = Limit("fiido.sessions", "RATE_LIMIT_SESSIONS", "Too many new conversations from your address.")
 LOGINS = Limit("fiido.logins", "RATE_LIMIT_LOGINS", "Too many login attempts. Try again later.")
 
 
@@ -93,34 +86,6 @@ def refusal(request: HttpRequest, limit: Limit, key: str, *, json: bool = True) 
     response = HttpResponse(f"{limit.message}\n", status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(wait)
     return response
-
-
-def limit_new_sessions(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """API views that start a conversation: at most ``RATE_LIMIT_SESSIONS`` per address."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return refusal(request, NEW_SESSIONS, client_address(request)) or view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def limit_customer_messages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Customer message views: at most ``RATE_LIMIT_MESSAGES`` per conversation.
-
-    Only the conversation's owner is counted: anyone else gets the view's 404
-    and cannot use up the owner's allowance by guessing a name.
-    """
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, name: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        if name in owned_names(request.session):
-            refused = refusal(request, MESSAGES, name)
-            if refused is not None:
-                return refused
-        return view(request, name, *args, **kwargs)
-
-    return wrapper
 
 
 class LoginRateLimitMiddleware:

@@ -104,6 +104,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "fiido.urls"
+# The event streams, served by fiido.asgi before Django's handler (no
+# middleware thread per stream): each entry is an app's list of (regex, endpoint).
+STREAM_ROUTES = ["chatbot.streams.stream_routes", "workbench.streams.stream_routes"]
 ASGI_APPLICATION = "fiido.asgi.application"
 WSGI_APPLICATION = None
 

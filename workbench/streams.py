@@ -61,3 +61,10 @@ async def queue_events_endpoint(scope, receive, send) -> None:
         return await send_json_error(send, status, _REFUSALS[status])
     frames = queue_events(QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot))
     await serve(receive, send, frames)
+
+
+# Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).
+stream_routes = [
+    (rf"^/workbench/api/sessions/(?P<name>{selectors.SESSION_NAME.pattern})/events$", agent_session_events),
+    (r"^/workbench/api/events$", queue_events_endpoint),
+]

@@ -233,7 +233,8 @@ def test_an_item_without_a_shipment_is_pending(demo):
     assert card["status"] == CardStatus.PENDING and card["carrier"] == ""
 
 
-def test_seed_demo_is_idempotent():
+def test_seed_demo_is_idempotent(settings):
+    settings.DEBUG = True  # seed_demo is for development
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     call_command("seed_demo", stdout=out)

@@ -176,13 +176,3 @@ def test_create_agent_makes_and_updates_an_agent(django_user_model):
     user.refresh_from_db()
     assert user.check_password("second-pass-2")
     assert django_user_model.objects.filter(username="dave").count() == 1
-
-
-@pytest.mark.django_db
-def test_seed_demo_is_idempotent_and_prints_the_login(django_user_model, capsys):
-    call_command("seed_demo")
-    call_command("seed_demo")
-    assert django_user_model.objects.filter(username="alice").count() == 1
-    assert "fiido-demo" in capsys.readouterr().out
-    client = Client()
-    assert client.login(username="alice", password="fiido-demo")

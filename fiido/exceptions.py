@@ -1,0 +1,23 @@
+"""The one error base every JSON API refusal derives from.
+
+``fiido.http.json_api`` maps any ``ApiError`` to ``{"error": message}`` with
+its ``http_status``; the apps subclass it (``chatbot.exceptions``), so the
+project package never needs to import them.
+"""
+
+
+class ApiError(Exception):
+    """A refusal the API answers with ``{"error": message}`` and ``http_status``."""
+
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ApiError):
+    """The HTTP request itself is malformed."""
+
+    http_status = 400
+
