@@ -1,11 +1,16 @@
-"""Admin: inspect any session with its messages and event log, read-only."""
+"""Admin: inspect any session with its messages and event log, read-only;
+change conversations only through state-machine actions."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from collections.abc import Callable
+
+from django.contrib import admin, messages
 from django.utils import timezone
 
+from chatbot import conversations
 from chatbot.bots.orders import money
+from chatbot.exceptions import ConversationError
 from chatbot.models import ChatSession, Event, FaqEntry, Message, Order, OrderItem, Shipment
 
 
@@ -36,6 +41,13 @@ class EventInline(ReadOnlyInline):
 
 @admin.register(ChatSession)
 class ChatSessionAdmin(admin.ModelAdmin):
+    """Conversations, read-only: every change goes through the state machine.
+
+    Closing, releasing and erasing are admin actions that call
+    ``chatbot.conversations``, so they write their events and reach every
+    open screen like any other caller; nothing here edits a field directly.
+    """
+
     list_display = [
         "name",
         "status",
@@ -47,10 +59,24 @@ class ChatSessionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "assigned_agent"]
     search_fields = ["name", "customer_name", "customer_email", "messages__content"]
-    readonly_fields = ["name", "last_seq", "message_count", "bot_misses", "created_at", "updated_at"]
     list_select_related = ["assigned_agent"]
     inlines = [MessageInline, EventInline]
     date_hierarchy = "created_at"
+    actions = ["close_conversations", "release_conversations", "erase_conversations"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # conversations start on the chat page
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # read-only: the change page is a view page
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # erase_conversations goes through the state machine
+        return actions
 
     @admin.display(description="waiting")
     def waiting_time(self, obj: ChatSession) -> str:
@@ -60,9 +86,49 @@ class ChatSessionAdmin(admin.ModelAdmin):
         minutes, seconds = divmod(seconds, 60)
         return f"{minutes} min {seconds:02d} s"
 
+    @admin.action(description="Close the selected conversations", permissions=["view"])
+    def close_conversations(self, request, queryset) -> None:
+        self._apply(request, queryset, "closed", lambda session: conversations.close(session, by=request.user))
+
+    @admin.action(description="Release the selected conversations to the assistant", permissions=["view"])
+    def release_conversations(self, request, queryset) -> None:
+        self._apply(request, queryset, "released", lambda session: conversations.release(session, by=request.user))
+
+    @admin.action(description="Erase the selected conversations (messages and events too)", permissions=["delete"])
+    def erase_conversations(self, request, queryset) -> None:
+        self._apply(request, queryset, "erased", conversations.purge)
+
+    def get_deleted_objects(self, objs, request):
+        """Messages and events go with their conversation: the conversation's own
+        delete permission is enough (they cannot be deleted alone)."""
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request, obj: ChatSession) -> None:
+        conversations.purge(obj)  # the delete view: the state machine erases and ends the streams
+
+    def delete_queryset(self, request, queryset) -> None:
+        for session in queryset:
+            conversations.purge(session)
+
+    def _apply(self, request, queryset, done: str, action: Callable[[ChatSession], object]) -> None:
+        """Run ``action`` on each conversation; report what was refused, and why."""
+        changed = 0
+        for session in queryset.select_related("assigned_agent"):
+            try:
+                action(session)
+            except ConversationError as error:
+                self.message_user(request, f"{session.name}: {error.message}", messages.WARNING)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} conversation(s) {done}.", messages.SUCCESS)
+
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """Messages, read-only; one is deleted only with its whole conversation."""
+
     list_display = ["created_at", "session", "role", "agent", "short_content"]
     list_filter = ["role"]
     search_fields = ["content", "session__name"]
@@ -74,6 +140,12 @@ class MessageAdmin(admin.ModelAdmin):
         return obj.content[:80]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -174,7 +174,7 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
         ):
             raise NotAllowed("Only the agent in this conversation can close it.")
         changes = _Changes(locked)
-        changes.transition(Status.CLOSED)
+        changes.transition(Status.CLOSED, closed_at=timezone.now())
         text = "The customer ended the chat" if by is None else f"{payloads.display_name(by)} closed the chat"
         changes.message(Role.SYSTEM, text)
         changes.save()
@@ -199,6 +199,28 @@ def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content
         return repeated.earlier
     _refresh(session, locked)
     return Posted(message=changes.payload_of(message), reply=None, created=True)
+
+
+# ---------------------------------------------------------------------------
+# Erasure
+# ---------------------------------------------------------------------------
+def purge(session: ChatSession) -> None:
+    """Erase a conversation with its messages and event log (a customer's
+    request, a retention policy).
+
+    The only way messages and events are deleted (``Event.message`` is
+    RESTRICT). Every open stream of the conversation gets a final ``deleted``
+    event and ends, and queue pages drop it; a stream that misses the notice
+    finds the conversation gone at its next catch-up and ends the same way.
+    Unlike the other actions it may run inside a caller's transaction (the
+    admin's delete view is one); the notice then goes out when that commits.
+    """
+    with transaction.atomic():
+        locked = _lock(session)
+        name = locked.name
+        locked.delete()
+        notice = dumps(payloads.deleted_event(name))
+        publish_on_commit([StoredEvent(name, 0, notice, to_queue=True, final=True)])
 
 
 # ---------------------------------------------------------------------------

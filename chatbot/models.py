@@ -39,6 +39,8 @@ class ChatSession(models.Model):
     )
     escalation_reason = models.CharField(max_length=500, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # When the conversation was closed; retention (purge_conversations) counts from it.
+    closed_at = models.DateTimeField(null=True, blank=True)
     customer_name = models.CharField(max_length=100, blank=True)
     customer_email = models.EmailField(blank=True)
     # Denormalised counters, changed only while the row is locked.
@@ -55,6 +57,7 @@ class ChatSession(models.Model):
             models.Index(fields=["status", "escalated_at"], name="session_status_escalated"),
             models.Index(fields=["status", "updated_at"], name="session_status_updated"),
             models.Index(fields=["updated_at"], name="session_updated"),
+            models.Index(fields=["status", "closed_at"], name="session_status_closed"),
         ]
 
     def __str__(self) -> str:
@@ -112,8 +115,10 @@ class Event(models.Model):
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # The message this event carries (message events only), so a retried send
-    # can return exactly what was stored.
-    message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="event")
+    # can return exactly what was stored. RESTRICT: a message cannot be deleted
+    # on its own (that would punch a hole in the seq); it goes only with its
+    # whole conversation (conversations.purge), whose cascade takes both.
+    message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.RESTRICT, related_name="event")
     # The JSON text a stream sends, exactly as written (text, not jsonb, so
     # nothing reorders or re-encodes it).
     payload = models.TextField()

@@ -81,6 +81,11 @@ def status_event(session: ChatSession, *, previous: str, seq: int) -> dict[str, 
     }
 
 
+def deleted_event(session_name: str) -> dict[str, Any]:
+    """The last frame of every stream of an erased conversation (not in any log)."""
+    return {"type": "deleted", "session_name": session_name}
+
+
 def session_state(session: ChatSession) -> dict[str, Any]:
     """The session's state as every session endpoint returns it."""
     return {

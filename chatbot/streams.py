@@ -10,23 +10,45 @@ from collections.abc import AsyncIterator, Callable
 
 from django.http import Http404
 
-from chatbot import selectors
+from chatbot import payloads, selectors
 from chatbot.models import ChatSession
 from fiido.realtime import session_group
 from fiido.realtime.hub import db_call
-from fiido.realtime.stream import django_session, header, query_param, send_json_error, serve, session_events
+from fiido.realtime.stream import (
+    StreamEnded,
+    django_session,
+    header,
+    query_param,
+    send_json_error,
+    serve,
+    session_events,
+)
 
 
 def session_stream(session: ChatSession, last_event_id: int | None, send: Callable) -> AsyncIterator[bytes]:
     """The frames of one session's stream, resuming after ``last_event_id``;
     ``send`` is the response's, for the hub's direct writes."""
-    session_id = session.pk
     return session_events(
         session_group(session.name),
-        opening=lambda: db_call(selectors.stream_opening, session_id, last_event_id),
-        fetch_after=lambda seq: db_call(selectors.events_after, session_id, seq),
+        opening=lambda: db_call(_opening, session, last_event_id),
+        fetch_after=lambda seq: db_call(_events_after, session, seq),
         send=send,
     )
+
+
+def _opening(session: ChatSession, last_event_id: int | None):
+    try:
+        return selectors.stream_opening(session.pk, last_event_id)
+    except ChatSession.DoesNotExist:
+        raise StreamEnded(payloads.deleted_event(session.name)) from None
+
+
+def _events_after(session: ChatSession, seq: int) -> list[tuple[int, str]]:
+    """Stored events after ``seq``; a conversation erased meanwhile ends the stream."""
+    rows = selectors.events_after(session.pk, seq)
+    if not rows and not ChatSession.objects.filter(pk=session.pk).exists():
+        raise StreamEnded(payloads.deleted_event(session.name))
+    return rows
 
 
 def requested_last_event_id(scope) -> int | None:

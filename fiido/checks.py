@@ -32,4 +32,3 @@ def check_llm_settings(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
-

@@ -20,4 +20,3 @@ class BadRequest(ApiError):
     """The HTTP request itself is malformed."""
 
     http_status = 400
-

@@ -39,6 +39,8 @@ from django.core.handlers.base import BaseHandler
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+from fiido.realtime.publish import publisher
+
 logger = logging.getLogger(__name__)
 
 
@@ -49,6 +51,7 @@ class PooledASGIHandler(ASGIHandler):
         self.executor = ThreadPoolExecutor(max_workers=settings.WEB_THREADS, thread_name_prefix="fiido-request")
 
     async def handle(self, scope: dict, receive: Callable, send: Callable) -> None:
+        publisher.attach(asyncio.get_running_loop())  # events committed by requests go out on this loop
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:

@@ -31,7 +31,9 @@ from fiido.http import error_response
 logger = logging.getLogger(__name__)
 
 WARNING_INTERVAL_SECONDS = 60  # one "cache unreachable" warning a minute, not one per request
+CACHE_RETRY_AFTER_SECONDS = 1.0  # after a cache failure, requests skip the limits this long
 _last_warning = 0.0
+_cache_skip_until = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,26 @@ def client_address(request: HttpRequest) -> str:
 
 def seconds_to_wait(request: HttpRequest, limit: Limit, key: str) -> int | None:
     """Count one request against ``limit`` for ``key``; the seconds to wait when over it, else None."""
+    if time.monotonic() < _cache_skip_until:
+        return None  # the cache just failed: fail open without waiting on it again
     try:
         usage = get_usage(request, group=limit.group, key=lambda group, request: key, rate=limit.rate, increment=True)
     except Exception:  # noqa: BLE001 - the cache is down: fail open, warn once a minute
-        _warn_cache_down(limit)
+        usage = None
+    if usage is None:  # the cache raised or answered nothing (RATELIMIT_FAIL_OPEN)
+        _cache_failed(limit)
         return None
-    if usage is None or not usage["should_limit"]:  # None: the cache answered nothing (RATELIMIT_FAIL_OPEN)
+    if not usage["should_limit"]:
         return None
     return max(1, usage["time_left"])
 
 
-def _warn_cache_down(limit: Limit) -> None:
-    global _last_warning
+def _cache_failed(limit: Limit) -> None:
+    """Skip the cache for a second (a paused Redis would cost every request its
+    socket timeout), and warn once a minute."""
+    global _last_warning, _cache_skip_until
     now = time.monotonic()
+    _cache_skip_until = now + CACHE_RETRY_AFTER_SECONDS
     if now - _last_warning >= WARNING_INTERVAL_SECONDS:
         _last_warning = now
         logger.warning("Rate-limit cache unreachable; %s is not enforced until it answers.", limit.group)

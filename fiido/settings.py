@@ -44,6 +44,19 @@ def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
     return value
 
 
+def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _env_rate(name: str, default: str) -> str:
     """A django-ratelimit rate such as ``20/m`` (count per second, minute, hour or day)."""
     raw = (os.environ.get(name) or default).strip()
@@ -265,6 +278,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 SSE_HEARTBEAT_SECONDS = _env_int("SSE_HEARTBEAT_SECONDS", 15)
+# The most one batch of events may spend on the channel layer, all groups and
+# the retry included (fiido.realtime.publish); a write never waits for it.
+PUBLISH_TIMEOUT_SECONDS = _env_float("PUBLISH_TIMEOUT_SECONDS", 1.0, minimum=0.05)
 MESSAGE_MAX_CHARS = _env_int("MESSAGE_MAX_CHARS", 2000)
 # A stream whose client leaves more than this many bytes unread waits for it
 # to read; the client resumes with Last-Event-ID. Bounds memory per slow reader.
@@ -308,7 +324,7 @@ RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per 
 # Bot
 # ---------------------------------------------------------------------------
 CHATBOT_BACKEND = os.environ.get("CHATBOT_BACKEND", "chatbot.bots.builtin.BuiltinBot")
-CHATBOT_TIMEOUT_SECONDS = float(os.environ.get("CHATBOT_TIMEOUT_SECONDS", "20"))
+CHATBOT_TIMEOUT_SECONDS = _env_float("CHATBOT_TIMEOUT_SECONDS", 20.0, minimum=0.1)
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "")

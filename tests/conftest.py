@@ -99,9 +99,9 @@ def workers(transactional_db, request):
     """Start daphne workers against the test database: ``workers(2, redis_url=...)``."""
     started: list[Worker] = []
 
-    def start(count: int = 2, **env: str) -> list[Worker]:
+    def start(count: int = 2, app: str = "fiido.asgi:application", **env: str) -> list[Worker]:
         for index in range(count):
-            worker = Worker(worker_env(**env), name=f"worker{len(started) + index}")
+            worker = Worker(worker_env(**env), name=f"worker{len(started) + index}", app=app)
             started.append(worker.start())
         return started[-count:]
 

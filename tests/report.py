@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 TITLES = {
     "worker-killed": "A worker dies (`kill -9` under supervisord)",
     "redis-outage-under-load": "Redis dies under load",
+    "redis-paused-under-writes": "Redis hangs (paused, not dead) under writes",
     "sqlite-contention": "Two workers contend for SQLite",
     "slow-reader": "A slow reader",
     "soak": "A soak with invariants",
@@ -24,6 +25,11 @@ WHAT = {
     "keeps sending. Clients whose worker died reconnect to the shared socket with `Last-Event-ID`.",
     "redis-outage-under-load": "Streams split over two workers, an agent sending 20 messages/s across 10 "
     "conversations; Redis is killed for 10 s and started again.",
+    "redis-paused-under-writes": "Two writers post customer and agent messages to two workers while Redis is "
+    "stopped with SIGSTOP for 6 s (connections stay open, nothing answers). A write never waits for the layer "
+    "(the publish is queued and sent from the event loop within `PUBLISH_TIMEOUT_SECONDS`), and the rate "
+    "limits' cache gives up after its 0.5 s socket timeout, then is skipped for a second: the worst write is "
+    "about that timeout.",
     "sqlite-contention": "Eight clients post as fast as they can to two workers sharing the default SQLite "
     "file (WAL, IMMEDIATE transactions, 30 s busy timeout); each also gets the bot's "
     "reply until the bot hands the conversation to a person.",

@@ -109,7 +109,8 @@ class RedisServer:
 class Worker:
     """One real daphne process serving ``fiido.asgi`` on a free port."""
 
-    def __init__(self, env: dict[str, str], name: str = "worker") -> None:
+    def __init__(self, env: dict[str, str], name: str = "worker", app: str = "fiido.asgi:application") -> None:
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
@@ -119,7 +120,7 @@ class Worker:
 
     def start(self) -> Worker:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "fiido.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -260,6 +261,7 @@ class SSEReader:
         self._headers = headers or {}
         self._stop = threading.Event()
         self._response = None
+        self.finished = False  # the server ended the response
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -284,6 +286,7 @@ class SSEReader:
                         event_id = line[3:].strip()
                     elif line.startswith("data:"):
                         data.append(line[5:].lstrip())
+                self.finished = not self._stop.is_set()
         except Exception as error:  # noqa: BLE001 - recorded for the test
             if not self._stop.is_set():
                 self.error = error

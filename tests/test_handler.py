@@ -122,8 +122,8 @@ async def test_the_body_reaches_the_view(handler):
 
 
 def test_async_to_sync_on_a_pool_thread_reaches_the_handlers_loop(handler):
-    """Publishing from a request (fiido/realtime/publish.py: async_to_sync on a pool
-    thread) must run on the server's event loop, where the layer's connections live."""
+    """Code on a pool thread that calls async_to_sync (publish.send_now, when no loop
+    is attached yet) must run on the server's event loop, where the layer's connections live."""
     import asyncio
 
     from asgiref.sync import async_to_sync, sync_to_async

@@ -28,7 +28,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
-from fiido.realtime.publish import LAYER_MESSAGE_TYPE
+from fiido.realtime.publish import LAYER_MESSAGE_TYPE, publisher
 from fiido.realtime.sse import encode
 
 logger = logging.getLogger(__name__)
@@ -73,11 +73,12 @@ async def db_call(function: Callable, *args):
 class Envelope:
     """One published event, shared by every local stream of its group."""
 
-    __slots__ = ("_with_id", "_without_id", "data", "seq")
+    __slots__ = ("_with_id", "_without_id", "data", "final", "seq")
 
-    def __init__(self, seq: int, data: str) -> None:
+    def __init__(self, seq: int, data: str, final: bool = False) -> None:
         self.seq = seq
         self.data = data
+        self.final = final  # the stream's last frame: sent without an id, then the stream ends
         self._with_id: bytes | None = None
         self._without_id: bytes | None = None
 
@@ -153,8 +154,8 @@ class Subscription:
     def _write(self, frame: bytes) -> bool:
         try:
             return self.direct(frame)
-        except Exception:  # the stream's own path sends it, or sees the connection go
-            logger.debug("Direct write failed; the stream takes it", exc_info=True)
+        except Exception:  # noqa: BLE001 - the stream's own path sends it, or sees the connection go
+            _report_direct_write_failure()
             return False
 
     async def get(self) -> Envelope | Signal:
@@ -266,7 +267,7 @@ class Hub:
             return
         members = self.groups.get(message["group"])
         if members:
-            envelope = Envelope(message["seq"], message["data"])
+            envelope = Envelope(message["seq"], message["data"], message.get("final", False))
             for subscription in members:
                 subscription.push(envelope)
 
@@ -356,6 +357,21 @@ class Hub:
         task.add_done_callback(self._background.discard)
 
 
+_direct_write_failed = False
+
+
+def _report_direct_write_failure() -> None:
+    """Once per process: a direct write raised, which means daphne or Twisted
+    no longer look as fiido/realtime/daphne_io.py expects (the stream's own
+    path still delivers, slower)."""
+    global _direct_write_failed
+    if not _direct_write_failed:
+        _direct_write_failed = True
+        logger.warning("Direct socket writes failed; streams fall back to their own path.", exc_info=True)
+    else:
+        logger.debug("Direct write failed; the stream takes it", exc_info=True)
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -372,6 +388,7 @@ def get_hub() -> Hub:
         if hub is not None:
             hub.stop()
         hub = _hubs[loop] = Hub(layer)
+        publisher.attach(loop)
     return hub
 
 

@@ -1,34 +1,61 @@
-"""Hand stored events to the channel layer once their transaction commits."""
+"""Hand stored events to the channel layer once their transaction commits.
+
+The layer is a doorbell (see the package docstring): publishing never fails a
+write and never holds one up. ``publish_on_commit`` registers an on-commit
+hook that only appends the events to this process's ``Publisher`` queue, with
+no I/O. Hooks run in commit order (on SQLite while ``fiido.db.sqlite3``'s
+process write lock is still held), so the queue is in commit order, and no
+thread ever waits for Redis while it holds a database lock.
+
+Under the ASGI server the publisher drains that queue on the server's event
+loop, where the layer's connections live, in order, batch by batch; each
+batch gets one deadline (``PUBLISH_TIMEOUT_SECONDS``) for all its groups and
+its one retry. A request does not wait for Redis at all. Where no server loop
+runs (management commands, the test client, a shell) the events are sent at
+once from the committing thread, under the same single deadline.
+
+A batch that fails or runs out of time is dropped, with one warning until the
+layer answers again, and the layer is skipped for ``RETRY_AFTER_FAILURE_SECONDS``:
+streams then read what they missed from the database (hub catch-up).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from fiido.realtime.groups import QUEUE_GROUP, session_group
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_TIMEOUT_SECONDS = 1.0  # a write never waits longer than this for Redis
 RETRY_AFTER_FAILURE_SECONDS = 1.0  # after a failure, skip the layer this long
+MAX_PENDING_EVENTS = 10_000  # beyond this the oldest are dropped; streams catch up from the database
 LAYER_MESSAGE_TYPE = "fiido.event"
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event row as the layer carries it: seq plus its stored JSON."""
+    """An event row as the layer carries it: seq plus its stored JSON.
+
+    A ``final`` event is not in the log (seq 0): it is a stream's last frame,
+    sent without an id, after which the stream ends (a deleted conversation).
+    """
 
     session_name: str
     seq: int
     data: str
     to_queue: bool
+    final: bool = False
 
 
 class _LayerHealth:
@@ -58,6 +85,64 @@ class _LayerHealth:
 _health = _LayerHealth()
 
 
+class Publisher:
+    """This process's queue of committed events, drained in order on the server's loop."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: deque[StoredEvent] = deque()
+        self._lock = threading.Lock()
+        self._draining = False
+        self._task: asyncio.Task | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Publish through ``loop`` from now on (the ASGI server's; called per request, cheap)."""
+        if self._loop is not loop:
+            with self._lock:
+                self._loop = loop
+                self._draining = False  # a drain scheduled on an earlier loop died with it
+
+    def submit(self, events: Sequence[StoredEvent]) -> None:
+        """Queue ``events`` for the layer; never blocks on I/O while a server loop runs."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            send_now(events)
+            return
+        with self._lock:
+            dropped = len(self._pending) + len(events) - MAX_PENDING_EVENTS
+            for _ in range(max(0, dropped)):
+                self._pending.popleft()
+            self._pending.extend(events)
+            if self._draining:
+                return
+            self._draining = True
+        if dropped > 0:
+            logger.warning("Publish queue full: %d events left to the streams' database catch-up.", dropped)
+        try:
+            loop.call_soon_threadsafe(self._start)
+        except RuntimeError:  # the loop closed meanwhile
+            with self._lock:
+                leftover, self._draining = list(self._pending), False
+                self._pending.clear()
+            send_now(leftover)
+
+    def _start(self) -> None:
+        self._task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._draining = False
+                    return
+                batch = list(self._pending)
+                self._pending.clear()
+            await send_batch(batch)
+
+
+publisher = Publisher()
+
+
 def publish_on_commit(events: Sequence[StoredEvent]) -> None:
     """Publish ``events`` after the current transaction commits.
 
@@ -67,35 +152,60 @@ def publish_on_commit(events: Sequence[StoredEvent]) -> None:
     made up by the streams' database catch-up.
     """
     if events:
-        transaction.on_commit(lambda: _publish(list(events)))
+        batch = list(events)
+        transaction.on_commit(lambda: publisher.submit(batch))
 
 
-def _publish(events: list[StoredEvent]) -> None:
+def send_now(events: Sequence[StoredEvent]) -> None:
+    """Send from this thread (no server loop to hand the events to).
+
+    It runs as an on-commit hook, after the write committed: whatever happens
+    here is logged, never raised into the request.
+    """
+    if not events:
+        return
+    try:
+        async_to_sync(send_batch)(list(events))
+    except Exception as error:  # noqa: BLE001 - e.g. called in a thread that runs a loop of its own
+        _health.failed(error)
+
+
+async def send_batch(events: list[StoredEvent]) -> None:
+    """Send ``events`` in order within one deadline; a failure is logged, never raised."""
     if _health.should_skip():
         return
     try:
-        async_to_sync(_send_all)(events)
-    except Exception as error:  # noqa: BLE001 - the event is stored; never fail the write
+        await asyncio.wait_for(_send_all(events), settings.PUBLISH_TIMEOUT_SECONDS)
+    except Exception as error:  # noqa: BLE001 - the events are stored; the streams catch up
         _health.failed(error)
     else:
         _health.succeeded()
 
 
 async def _send_all(events: list[StoredEvent]) -> None:
+    retried = False
     for event in events:
         groups = [session_group(event.session_name)]
         if event.to_queue:
             groups.append(QUEUE_GROUP)
         for group in groups:
-            message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": event.seq, "data": event.data}
-            await _send(group, message)
+            message = {
+                "type": LAYER_MESSAGE_TYPE,
+                "group": group,
+                "seq": event.seq,
+                "data": event.data,
+                "final": event.final,
+            }
+            try:
+                await _send(group, message)
+            except (ConnectionError, OSError):
+                if retried:
+                    raise
+                # The first command on a pooled connection that Redis closed while
+                # restarting fails; one more try gets a fresh connection.
+                retried = True
+                await _send(group, message)
 
 
 async def _send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
-    try:
-        await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
-    except (ConnectionError, OSError):
-        # The first command on a pooled connection that Redis closed while
-        # restarting fails; a second try gets a fresh connection.
-        await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+    await get_channel_layer().group_send(group, message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from importlib import import_module
@@ -19,8 +20,8 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http.cookie import parse_cookie
-from twisted.web.http import Request as TwistedRequest
 
+from fiido.realtime import daphne_io
 from fiido.realtime.hub import CATCH_UP, DirectWrite, Envelope, Signal, get_hub
 from fiido.realtime.sse import HEADERS, RETRY_FRAME, SECURITY_HEADERS, encode
 
@@ -40,6 +41,15 @@ Opening = Callable[[], Awaitable[tuple[list[bytes], int, bool]]]
 Snapshot = Callable[[], Awaitable[tuple[dict, int]]]
 
 
+class StreamEnded(Exception):
+    """Raised by an app's ``opening`` or ``fetch_after`` when the stream's subject is
+    gone for good (a deleted conversation): ``frame`` is the stream's last frame."""
+
+    def __init__(self, payload: dict) -> None:
+        super().__init__(payload.get("type"))
+        self.frame = encode(payload)
+
+
 async def session_events(
     group: str, *, opening: Opening, fetch_after: FetchAfter, send: Callable | None = None
 ) -> AsyncIterator[bytes]:
@@ -48,6 +58,8 @@ async def session_events(
     With the ASGI ``send`` it is served on, live events that arrive while the
     stream is idle are written by the hub straight to the client
     (``Subscription``); only gaps, catch-ups and heartbeats come through here.
+    A final event (a deleted conversation), published or found by a catch-up
+    (``StreamEnded``), is the stream's last frame.
     """
     hub = get_hub()
     direct = direct_writer(send) if send is not None else None
@@ -62,6 +74,9 @@ async def session_events(
         while True:
             item = await subscription.get()
             if type(item) is Envelope:
+                if item.final:
+                    yield item.without_id()
+                    return
                 if item.seq <= subscription.last:
                     continue  # already sent (backlog, catch-up, or a duplicate publish)
                 if item.seq == subscription.last + 1:
@@ -75,13 +90,33 @@ async def session_events(
             while True:
                 rows = await fetch_after(subscription.last)
                 for seq, data in rows:
-                    if seq == subscription.last + 1:
+                    if seq > subscription.last + 1:
+                        _skip_missing(group, subscription.last + 1, seq - 1)
+                    if seq > subscription.last:
                         subscription.last = seq
                         yield encode(data, id=seq)
                 if len(rows) < CATCH_UP_BATCH:
                     break
+    except StreamEnded as ended:
+        yield ended.frame
     finally:
         hub.unsubscribe(subscription)
+
+
+_reported_holes: deque[tuple[str, int]] = deque(maxlen=1000)
+
+
+def _skip_missing(group: str, first: int, last: int) -> None:
+    """Log, once per hole, events that the database shows will never come.
+
+    Events commit in seq order (each one is numbered under the session's row
+    lock), so a read that sees seq N without N-1 proves N-1 was deleted behind
+    the state machine's back. Waiting for it would freeze the conversation on
+    every open screen; skipping it loses only what is already gone.
+    """
+    if (group, first) not in _reported_holes:
+        _reported_holes.append((group, first))
+        logger.error("%s: events %d-%d are missing from the database; streams skip them.", group, first, last)
 
 
 async def queue_events(group: str, *, snapshot: Snapshot) -> AsyncIterator[bytes]:
@@ -124,18 +159,30 @@ async def serve(receive, send, frames: AsyncIterator[bytes]) -> None:
         task.cancel()
 
     watcher = asyncio.ensure_future(watch())
-    backlog = _send_backlog(send)
+    client = daphne_io.client_socket(send)
+    if client is None:
+        _warn_fallback(send)
+    budget = settings.SSE_SEND_BUFFER_BYTES  # the fallback's bound: what one response may hand to send
     try:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         async for frame in frames:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
-            if backlog is not None and backlog[0]() > settings.SSE_SEND_BUFFER_BYTES:
-                if not await _drained(backlog[0]):
+            if client is None:
+                budget -= len(frame)
+                if budget < 0:
+                    # Whether the client reads cannot be seen from here: end the
+                    # response; one that reads resumes by Last-Event-ID, one that
+                    # does not holds at most this much.
+                    break
+            elif client.queued_bytes() > settings.SSE_SEND_BUFFER_BYTES:
+                if not await _drained(client.queued_bytes):
                     # A client that stopped reading: cut it off rather than buffer
                     # without bound. It reconnects with Last-Event-ID and loses nothing.
-                    logger.info("Closed a stream whose client stopped reading (%d bytes queued)", backlog[0]())
-                    backlog[1]()
+                    logger.info("Closed a stream whose client stopped reading (%d bytes queued)", client.queued_bytes())
+                    client.abort()
                     return
+        # The stream ended (its final event was sent, or the fallback's budget is spent).
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not disconnected:
             raise
@@ -154,87 +201,31 @@ async def _drained(queued: Callable[[], int]) -> bool:
     return True
 
 
-def _daphne_request(send) -> TwistedRequest | None:
-    """The Twisted request behind daphne's ``send`` (``partial(server.handle_reply,
-    protocol)``) when it sits on a plain TCP transport; None elsewhere."""
-    protocol = next(iter(getattr(send, "args", ())), None)
-    if not isinstance(protocol, TwistedRequest) or not hasattr(protocol.transport, "_tempDataLen"):
-        return None
-    return protocol
-
-
-def _queued_bytes(transport) -> int:
-    """Bytes Twisted holds for this client that the socket has not taken yet."""
-    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-
-
-def _send_backlog(send) -> tuple[Callable[[], int], Callable[[], None]] | None:
-    """Under daphne: how many bytes wait in this client's socket buffer, and how
-    to drop the connection.
-
-    ASGI has no backpressure and daphne buffers every write in memory, so a
-    reader that stalls would grow the process without bound; its Twisted
-    transport knows what is still queued. Elsewhere this returns None and
-    the server's own flow control applies.
-    """
-    request = _daphne_request(send)
-    if request is None:
-        return None
-    transport = request.transport
-    return partial(_queued_bytes, transport), transport.abortConnection
-
-
 def direct_writer(send) -> DirectWrite | None:
-    """Under daphne: write a frame to the client now, without a trip through
-    the stream's task (the hub calls it during dispatch).
-
-    It does what daphne's ``send`` does with a body message, minus the
-    coroutine. When nothing is queued for the client it goes one step
-    further and hands the chunk to the socket itself: Twisted would queue it,
-    register the socket with the event loop, write it on the next turn and
-    unregister it, and that round trip (two ``epoll_ctl`` calls and their
-    selector bookkeeping) was most of a fan-out's CPU. Whatever the socket
-    does not take is queued in Twisted behind it, so order is kept.
-
-    It refuses (False) when the connection is finished or closing, or when
-    the client has half the slow-reader limit queued: that frame then takes
-    the stream's own path, which waits for the client or cuts it off
-    (``serve``). Outside daphne there is no direct path.
-    """
-    protocol = _daphne_request(send)
-    if protocol is None:
+    """Under daphne: write a frame to the client now, without a trip through the
+    stream's task (the hub calls it during dispatch; ``daphne_io`` says how).
+    It refuses once the client has half the slow-reader limit queued. Outside
+    daphne there is no direct path."""
+    client = daphne_io.client_socket(send)
+    if client is None:
         return None
-    transport = protocol.transport
     limit = settings.SSE_SEND_BUFFER_BYTES // 2
+    return partial(client.write_now, limit=limit)
 
-    def write(frame: bytes) -> bool:
-        if (
-            protocol.finished
-            or protocol._disconnected
-            or protocol.channel is None
-            or transport.disconnecting
-            or not transport.connected
-        ):
-            return False
-        waiting = _queued_bytes(transport)
-        if waiting or getattr(transport, "TLS", False) or not protocol.startedWriting:
-            if waiting > limit:
-                return False
-            TwistedRequest.write(protocol, frame)
-            return True
-        chunk = b"%x\r\n%b\r\n" % (len(frame), frame) if protocol.chunked else frame
-        try:
-            sent = transport.socket.send(chunk)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            return False  # the connection is going; the stream's path sees it
-        if sent < len(chunk):
-            transport.write(chunk[sent:])
-        protocol.sentLength += len(frame)
-        return True
 
-    return write
+_warned_fallback = False
+
+
+def _warn_fallback(send) -> None:
+    global _warned_fallback
+    if not _warned_fallback:
+        _warned_fallback = True
+        logger.warning(
+            "Streams cannot reach the client socket behind %r (not daphne's send, or a middleware wraps it): "
+            "no direct writes, and each stream ends after SSE_SEND_BUFFER_BYTES instead of watching its "
+            "client's backlog (clients resume by Last-Event-ID). See fiido/realtime/daphne_io.py.",
+            send,
+        )
 
 
 def django_session(scope) -> SessionBase:
@@ -280,6 +271,7 @@ async def send_json_error(send, status: int, message: str, headers: list | None 
 
 __all__ = [
     "Signal",
+    "StreamEnded",
     "django_session",
     "header",
     "query_param",

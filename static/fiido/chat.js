@@ -32,9 +32,11 @@ const state = {
   escalatedAt: root.dataset.escalatedAt || "",
   queuePosition: null,
   agentLeft: "",
+  deleted: false,
 };
 
 function statusText() {
+  if (state.deleted) return "This conversation was deleted.";
   switch (state.status) {
     case "pending_manual": {
       const place = state.queuePosition ? ` You are number ${state.queuePosition} in the queue.` : "";
@@ -60,11 +62,11 @@ function render() {
   if (statusLine.textContent !== text) statusLine.textContent = text; // a live region: announce changes only
   renderWaited();
   root.dataset.status = state.status;
-  const closed = state.status === "closed";
+  const closed = state.status === "closed" || state.deleted;
   input.disabled = closed;
   sendButton.disabled = closed;
-  escalateButton.hidden = state.status !== "bot_active";
-  cancelButton.hidden = state.status !== "pending_manual";
+  escalateButton.hidden = closed || state.status !== "bot_active";
+  cancelButton.hidden = closed || state.status !== "pending_manual";
   endButton.hidden = closed;
   closedNote.hidden = !closed;
 }
@@ -103,13 +105,26 @@ function onEvent(data) {
     case "status":
       applyState(data);
       break;
+    case "deleted":
+      ended();
+      break;
     default:
       break;
   }
 }
 
-openStream(`${api}/events`, {
+// The conversation was erased (or this browser lost it): nothing more will come.
+function ended() {
+  stream.close();
+  state.deleted = true;
+  connection.hidden = true;
+  render();
+}
+
+const stream = openStream(`${api}/events`, {
   lastEventId: root.dataset.lastEventId,
+  stateUrl: api,
+  onEnd: ended,
   onEvent,
   onConnection(mode) {
     connection.hidden = mode === "live";
@@ -150,7 +165,7 @@ endButton.addEventListener("click", () => act(endButton, "close"));
 // The waiting time ticks; the place in the queue is read again now and then.
 setInterval(renderWaited, 1000);
 setInterval(() => {
-  if (state.status === "pending_manual") refreshState();
+  if (state.status === "pending_manual" && !state.deleted) refreshState();
 }, 10000);
 
 render();

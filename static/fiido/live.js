@@ -172,10 +172,28 @@ export class BubbleList {
 // again by itself if the browser gives up (a non-200 answer closes it).
 // EventSource resends Last-Event-ID natively on its own reconnects; a new
 // one resumes with ?last_event_id= from the last id seen.
-export function openStream(url, { lastEventId = null, onEvent, onConnection }) {
+// Before starting again it asks `stateUrl` (the conversation's JSON state):
+// a 401, 403 or 404 there means the stream will never come back (the
+// conversation was erased, the agent logged out), so it calls `onEnd(status)`
+// instead of knocking every few seconds. The page calls close() on a final
+// event (`deleted`, `revoked`).
+export function openStream(url, { lastEventId = null, onEvent, onConnection, stateUrl = null, onEnd = () => {} }) {
   let source = null;
   let lastId = lastEventId;
   let timer = null;
+  let closed = false;
+
+  async function reopenUnlessGone() {
+    if (stateUrl) {
+      const { status } = await getJSON(stateUrl);
+      if (status === 401 || status === 403 || status === 404) {
+        closed = true;
+        onEnd(status);
+        return;
+      }
+    }
+    if (!closed) open();
+  }
 
   function open() {
     const target = new URL(url, window.location.href);
@@ -193,11 +211,12 @@ export function openStream(url, { lastEventId = null, onEvent, onConnection }) {
       onEvent(data);
     };
     source.onerror = () => {
+      if (closed) return;
       onConnection("reconnecting");
       if (source.readyState === EventSource.CLOSED) {
         source.close();
         clearTimeout(timer);
-        timer = setTimeout(open, 3000);
+        timer = setTimeout(reopenUnlessGone, 3000);
       }
     };
   }
@@ -205,6 +224,7 @@ export function openStream(url, { lastEventId = null, onEvent, onConnection }) {
   open();
   return {
     close() {
+      closed = true;
       clearTimeout(timer);
       if (source) source.close();
     },

@@ -197,6 +197,9 @@ function onEvent(data) {
     else rows.set(data.session_name, row);
     render();
     if (fresh) notify(row);
+  } else if (data.type === "deleted") {
+    rows.delete(data.session_name);
+    render();
   } else if (data.type === "message" && data.message) {
     const row = rows.get(data.session_name) || {
       session_name: data.session_name,

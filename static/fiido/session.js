@@ -24,11 +24,14 @@ const state = {
   status: root.dataset.status,
   agent: root.dataset.agentUsername ? { username: root.dataset.agentUsername, name: root.dataset.agentName } : null,
   escalatedAt: root.dataset.escalatedAt || "",
+  ended: "", // "deleted" (erased) or "signed-out" (this agent may no longer watch): the stream is over
 };
 
 const mine = () => state.status === "manual_live" && state.agent && state.agent.username === me;
 
 function statusText() {
+  if (state.ended === "deleted") return "This conversation was deleted.";
+  if (state.ended) return "You are signed out. Log in again to go on.";
   switch (state.status) {
     case "pending_manual":
       return "Waiting for an agent.";
@@ -51,15 +54,16 @@ function render() {
   const text = statusText();
   if (statusLine.textContent !== text) statusLine.textContent = text;
   root.dataset.status = state.status;
-  takeOverButton.hidden = state.status !== "pending_manual";
-  releaseButton.hidden = !(state.status === "manual_live" && (mine() || superuser));
-  closeButton.hidden = !(state.status === "pending_manual" || mine() || (superuser && state.status !== "closed"));
-  const canWrite = mine();
+  const gone = Boolean(state.ended);
+  takeOverButton.hidden = gone || state.status !== "pending_manual";
+  releaseButton.hidden = gone || !(state.status === "manual_live" && (mine() || superuser));
+  closeButton.hidden = gone || !(state.status === "pending_manual" || mine() || (superuser && state.status !== "closed"));
+  const canWrite = mine() && !gone;
   input.disabled = !canWrite;
   sendButton.disabled = !canWrite;
   input.placeholder = canWrite
     ? "Reply to the customer…"
-    : state.status === "closed"
+    : gone || state.status === "closed"
       ? "This conversation is closed"
       : "Take over to reply";
 }
@@ -77,8 +81,19 @@ function applyState(next) {
   render();
 }
 
-openStream(`${api}/events`, {
+// The conversation was erased (404), or this agent may no longer see it
+// (401/403, a `revoked` event): the stream is over.
+function ended(reason) {
+  stream.close();
+  state.ended = reason === 404 || reason === "deleted" ? "deleted" : "signed-out";
+  connection.hidden = true;
+  render();
+}
+
+const stream = openStream(`${api}/events`, {
   lastEventId: root.dataset.lastEventId,
+  stateUrl: api,
+  onEnd: ended,
   onConnection(mode) {
     connection.hidden = mode === "live";
     root.dataset.stream = mode; // "live" or "reconnecting"
@@ -91,6 +106,8 @@ openStream(`${api}/events`, {
       bubbles.add(data.message);
     } else if (data.type === "status") {
       applyState(data);
+    } else if (data.type === "deleted" || data.type === "revoked") {
+      ended(data.type);
     }
   },
 });

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.contrib.auth.models import Permission
+from django.db.models import RestrictedError
 
 from chatbot import conversations
+from chatbot.models import ChatSession, Event, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +46,93 @@ def test_session_page_shows_messages_and_events_read_only(admin_client, session)
 
 def test_message_admin_renders(admin_client, session):
     assert admin_client.get("/admin/chatbot/message/").status_code == 200
+
+
+def test_the_change_page_edits_nothing(admin_client, session):
+    """Status, agent, reason and customer fields are read-only: a POST changes nothing."""
+    url = f"/admin/chatbot/chatsession/{session.pk}/change/"
+    html = admin_client.get(url).content.decode()
+    assert 'name="status"' not in html and 'name="escalation_reason"' not in html
+    response = admin_client.post(url, {"status": "closed", "escalation_reason": "edited"})
+    assert response.status_code == 403
+    session.refresh_from_db()
+    assert (session.status, session.escalation_reason) == ("pending_manual", "parcel")
+
+
+def test_closing_from_the_admin_goes_through_the_state_machine(admin_client, session, published_events):
+    with published_events(expect=2) as sent:  # the status event and "... closed the chat"
+        response = admin_client.post(
+            "/admin/chatbot/chatsession/",
+            {"action": "close_conversations", "_selected_action": [session.pk]},
+            follow=True,
+        )
+    assert "1 conversation(s) closed." in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == "closed" and session.closed_at is not None
+    assert Message.objects.filter(session=session, role="system", content__endswith="closed the chat").exists()
+    assert [json.loads(m["data"])["type"] for g, m in sent if g.startswith("session.")] == ["status", "message"]
+
+
+def test_a_refused_admin_action_says_why_and_changes_nothing(client, session, agent_user, other_agent):
+    """A staff member who is not the holder (nor a superuser) cannot force a release."""
+    conversations.take_over(session, agent=agent_user)
+    other_agent.is_staff = True
+    other_agent.save()
+    other_agent.user_permissions.add(*Permission.objects.filter(codename="view_chatsession"))
+    client.force_login(other_agent)
+    before = Event.objects.filter(session=session).count()
+    response = client.post(
+        "/admin/chatbot/chatsession/",
+        {"action": "release_conversations", "_selected_action": [session.pk]},
+        follow=True,
+    )
+    assert "Only the agent in this conversation can release it." in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == "manual_live"
+    assert Event.objects.filter(session=session).count() == before
+
+
+def test_a_superuser_may_force_a_release_from_the_admin(admin_client, session, agent_user):
+    conversations.take_over(session, agent=agent_user)
+    admin_client.post(
+        "/admin/chatbot/chatsession/", {"action": "release_conversations", "_selected_action": [session.pk]}
+    )
+    session.refresh_from_db()
+    assert session.status == "bot_active" and session.assigned_agent is None
+
+
+def test_messages_cannot_be_deleted_one_by_one(admin_client, session):
+    message = Message.objects.filter(session=session).first()
+    assert admin_client.post(f"/admin/chatbot/message/{message.pk}/delete/", {"post": "yes"}).status_code == 403
+    with pytest.raises(RestrictedError):
+        message.delete()
+    assert Message.objects.filter(pk=message.pk).exists()
+    assert sorted(Event.objects.filter(session=session).values_list("seq", flat=True)) == [1, 2, 3, 4]
+
+
+def test_erasing_from_the_admin_removes_everything_and_ends_the_streams(admin_client, session, published_events):
+    name = session.name
+    with published_events() as sent:
+        response = admin_client.post(
+            "/admin/chatbot/chatsession/",
+            {"action": "erase_conversations", "_selected_action": [session.pk]},
+            follow=True,
+        )
+    assert "1 conversation(s) erased." in response.content.decode()
+    assert not ChatSession.objects.filter(name=name).exists()
+    assert not Message.objects.filter(session_id=session.pk).exists()
+    assert not Event.objects.filter(session_id=session.pk).exists()
+    notices = [(g, json.loads(m["data"]), m["final"]) for g, m in sent]
+    assert notices == [
+        (f"session.{name}", {"type": "deleted", "session_name": name}, True),
+        ("workbench.queue", {"type": "deleted", "session_name": name}, True),
+    ]
+
+
+def test_the_admin_delete_page_erases_through_the_state_machine(admin_client, session, published_events):
+    url = f"/admin/chatbot/chatsession/{session.pk}/delete/"
+    assert admin_client.get(url).status_code == 200  # the confirmation page lists messages and events
+    with published_events() as sent:
+        admin_client.post(url, {"post": "yes"})
+    assert not ChatSession.objects.filter(pk=session.pk).exists()
+    assert [json.loads(m["data"])["type"] for _, m in sent] == ["deleted", "deleted"]

@@ -109,32 +109,49 @@ def log_in(browser, base_url: str, username: str, password: str, **context_optio
     return page
 
 
-def bot_says(name: str, text: str) -> None:
-    """Store a bot message in session ``name`` the way the state machine does,
-    and publish it. Runs in its own thread: Playwright's sync API keeps an
-    event loop in this one, where ``async_to_sync`` cannot publish."""
-    from chatbot import conversations
-    from chatbot.models import ChatSession, Message
-
+def off_thread(work) -> None:
+    """Run ``work`` (ORM calls that publish) in a thread of its own: Playwright's
+    sync API keeps an event loop in this one, where ``async_to_sync`` cannot publish."""
     failures: list[BaseException] = []
 
-    def write() -> None:
+    def run() -> None:
         try:
-            session = ChatSession.objects.get(name=name)
-            with transaction.atomic(durable=True):
-                changes = conversations._Changes(conversations._lock(session))
-                changes.message(Message.Role.BOT, text)
-                changes.save()
+            work()
         except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
             failures.append(error)
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=write)
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join(timeout=30)
     if failures:
         raise failures[0]
+
+
+def bot_says(name: str, text: str) -> None:
+    """Store a bot message in session ``name`` the way the state machine does, and publish it."""
+    from chatbot import conversations
+    from chatbot.models import ChatSession, Message
+
+    def write() -> None:
+        session = ChatSession.objects.get(name=name)
+        with transaction.atomic(durable=True):
+            changes = conversations._Changes(conversations._lock(session))
+            changes.message(Message.Role.BOT, text)
+            changes.save()
+
+    off_thread(write)
+
+
+def use_redis_layer(settings, redis_url: str) -> None:
+    """This process publishes too (tests that write through the state machine), over the workers' Redis."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 60}]},
+        }
+    }
 
 
 def session_name(page) -> str:
@@ -160,13 +177,7 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     both ways once each (fast sends and reloads included), product cards."""
     from workbench.management.commands.create_agent import ensure_agent
 
-    # This process publishes the card message below, through the same Redis.
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 60}]},
-        }
-    }
+    use_redis_layer(settings, redis_url)  # this process publishes the card message below
     ensure_agent("alice", "alice-password", first_name="Alice")
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
 
@@ -383,3 +394,36 @@ def test_a_second_agent_sees_why_takeover_failed(browser, workers, redis_url):
     bob.get_by_text("Alice is in this conversation.").wait_for()
     assert bob.is_disabled("#composer-input")
     not_pwned(alice, bob, customer)
+
+
+def test_an_erased_conversation_ends_both_pages_without_reconnecting(browser, workers, redis_url, settings):
+    """Erasure (the admin's, the retention command's) tells every open page,
+    across workers; neither page knocks again on a stream that is gone."""
+    from chatbot import conversations
+    from chatbot.models import ChatSession
+    from workbench.management.commands.create_agent import ensure_agent
+
+    use_redis_layer(settings, redis_url)
+    ensure_agent("alice", "alice-password", first_name="Alice")
+    first, second = start_workers(workers, 2, REDIS_URL=redis_url)
+    customer = open_page(browser, f"{first.url}/")
+    wait_live(customer, "[data-chat]")
+    name = session_name(customer)
+    desk = log_in(browser, second.url, "alice", "alice-password")
+    desk.goto(f"{second.url}/workbench/sessions/{name}")
+    wait_live(desk, "[data-conversation]")
+    stream_requests: list[str] = []  # stream (re)connections made from now on
+    for page in (customer, desk):
+        page.on("request", lambda request: "/events" in request.url and stream_requests.append(request.url))
+
+    off_thread(lambda: conversations.purge(ChatSession.objects.get(name=name)))
+
+    customer.get_by_text("This conversation was deleted.").wait_for()
+    desk.get_by_text("This conversation was deleted.").wait_for()
+    assert customer.is_disabled("#composer-input")
+    assert desk.is_disabled("#composer-input")
+    assert customer.locator("#escalate").is_hidden()
+    # Twice the page's 3 s reconnect delay: a page that knocked again would have by now.
+    customer.wait_for_timeout(7000)
+    assert stream_requests == []
+    not_pwned(customer, desk)

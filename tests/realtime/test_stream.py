@@ -5,6 +5,7 @@ order, fill gaps and dropped events from the database, clean up on disconnect.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -108,6 +109,17 @@ class Stream:
     async def disconnect(self) -> None:
         await self.communicator.send_input({"type": "http.disconnect"})
         await self.communicator.wait(10)
+
+
+@contextlib.contextmanager
+def dropped_publishes():
+    """Whatever commits inside never reaches the layer (as if Redis lost it)."""
+    original = publish.publisher.submit
+    publish.publisher.submit = lambda events: None
+    try:
+        yield
+    finally:
+        publish.publisher.submit = original
 
 
 async def new_session() -> ChatSession:
@@ -241,4 +253,46 @@ async def test_queue_stream_opens_with_a_snapshot_and_follows_changes(channel_la
     await stream.read_until(lambda s: s.of_type("status"))
     assert stream.of_type("status")[0]["session_name"] == other.name
     assert stream.ids() == []
+    await stream.disconnect()
+
+
+async def test_an_erased_conversation_ends_its_streams_with_a_final_event(channel_layer):
+    """Erasing publishes ``deleted``: the stream sends it as its last frame, without an id, and ends."""
+    session = await new_session()
+    stream = await Stream(f"/api/sessions/{session.name}/events", await owner_cookie(session.name)).open()
+    await stream.read_until(lambda s: s.of_type("history"))
+    await sync_to_async(conversations.purge)(session)
+    await stream.read_until(lambda s: s.of_type("deleted"))
+    assert stream.events[-1] == (None, {"type": "deleted", "session_name": session.name})
+    end = await stream.communicator.receive_output(10)
+    assert end == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def test_an_erasure_the_layer_dropped_still_ends_the_stream_at_the_next_heartbeat(channel_layer):
+    session = await new_session()
+    stream = await Stream(f"/api/sessions/{session.name}/events", await owner_cookie(session.name)).open()
+    await stream.read_until(lambda s: s.of_type("history"))
+
+    with dropped_publishes():
+        await sync_to_async(conversations.purge)(session)
+    await stream.read_until(lambda s: s.of_type("deleted"), timeout=10)
+    assert stream.of_type("deleted") == [{"type": "deleted", "session_name": session.name}]
+
+
+async def test_a_stream_carries_on_past_an_event_deleted_behind_the_state_machines_back(channel_layer, caplog):
+    """Defence in depth: a seq the database shows will never come (a row deleted
+    outside the state machine) is logged once and skipped, not waited for forever."""
+    session = await new_session()
+    stream = await Stream(f"/api/sessions/{session.name}/events", await owner_cookie(session.name)).open()
+    await stream.read_until(lambda s: s.of_type("history"))
+    with dropped_publishes():
+        await sync_to_async(conversations.post_customer_message)(session, content="kept")  # seq 2, bot reply 3
+    # Seq 2 vanishes behind the state machine's back (raw SQL: the model forbids it).
+    await sync_to_async(Event.objects.filter(session=session, seq=2).delete)()
+    await sync_to_async(conversations.post_customer_message)(session, content="after the hole")  # 4 and 5
+    await stream.read_until(lambda s: 5 in s.ids(), timeout=10)
+    assert stream.ids() == [1, 3, 4, 5]
+    assert [r.message for r in caplog.records if "missing from the database" in r.message] == [
+        f"session.{session.name}: events 2-2 are missing from the database; streams skip them."
+    ]
     await stream.disconnect()

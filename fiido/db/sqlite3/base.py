@@ -11,8 +11,10 @@ their turn on a lock that wakes them at once; only writers in other processes
 still meet SQLite's busy handler.
 
 The lock is held until the transaction's on-commit hooks have run, so one
-worker publishes its events in commit order: a stream that saw seq 7 before 6
-would have to re-read the database to fill the gap.
+worker queues its events for publishing in commit order (a stream that saw
+seq 7 before 6 would have to re-read the database to fill the gap). Those
+hooks do no I/O: ``fiido.realtime.publish`` only appends to a queue that the
+event loop sends, so no thread waits for Redis while it holds this lock.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         finally:
             if autocommit:
                 # The transaction is over (committed or rolled back) and its
-                # on-commit hooks have run: events are published in commit order.
+                # on-commit hooks have run: events are queued in commit order.
                 self._release_write_lock()
 
     def _close(self) -> None:
