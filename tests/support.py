@@ -41,6 +41,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
         time.sleep(interval)
 
 
+async def eventually(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """``wait_until`` for async tests: poll without blocking the event loop."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
 def need(reason: str) -> None:
     """Skip when a real dependency is missing, except under CI, where it fails."""
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:

@@ -3,6 +3,7 @@ threads that keep their database connections, and behave as under Django's own h
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -83,15 +84,26 @@ async def call(handler, url: str, *, method: str = "GET", body: bytes = b"") -> 
 
 
 async def test_requests_run_on_the_pool_and_keep_their_connection(handler):
-    seen = set()
-    for _ in range(6):
+    """Requests run on the pool's named threads, and each thread keeps its own
+    database connection from one request to the next.
+
+    Which thread serves which request is the scheduler's business:
+    ThreadPoolExecutor frees an idle worker only after the result is set, so a
+    quick next request may start a second thread. So the test checks the
+    guarantee (one connection per thread, never more connections than
+    threads), not how many threads the pool happened to use.
+    """
+    served = []
+    for _ in range(12):
         status, body = await call(handler, "/where")
         assert status == 200
-        seen.add(body)
-    threads = {body.split(b'"thread": "')[1].split(b'"')[0] for body in seen}
-    assert all(name.startswith(b"fiido-request") for name in threads)
-    # One request at a time: the pool reuses one thread, and that thread its connection.
-    assert len(seen) == 1
+        served.append(json.loads(body))
+    threads = {row["thread"] for row in served}
+    assert all(name.startswith("fiido-request") for name in threads)
+    assert len(threads) <= 2  # WEB_THREADS
+    connections_of = {name: {row["connection"] for row in served if row["thread"] == name} for name in threads}
+    assert all(len(ids) == 1 for ids in connections_of.values()), connections_of
+    assert len({row["connection"] for row in served}) == len(threads)
 
 
 async def test_request_finished_runs_once_per_request(handler):

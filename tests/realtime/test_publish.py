@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from chatbot import conversations
 from fiido.realtime import publish
 from fiido.realtime.publish import StoredEvent
+from tests.support import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -35,10 +36,7 @@ async def test_committed_events_are_sent_from_the_event_loop_not_the_committing_
     monkeypatch.setattr(publish, "_send", record)
     session = await sync_to_async(conversations.start)()
     await sync_to_async(conversations.escalate)(session, reason="help")
-    for _ in range(200):
-        if len(sent) == 3:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(sent) == 3, what="three events sent")
     loop_thread = threading.current_thread().name
     assert sent == [
         (loop_thread, f"session.{session.name}", 1),

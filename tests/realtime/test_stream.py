@@ -19,7 +19,7 @@ from chatbot.models import ChatSession, Event
 from fiido.asgi import application
 from fiido.realtime import publish
 from fiido.realtime.hub import current_hub
-from tests.support import asgi_scope
+from tests.support import asgi_scope, eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -155,6 +155,9 @@ async def test_duplicates_and_out_of_order_publishes_are_sent_once_in_seq_order(
     try:
         for text in ("a", "b", "c"):
             await sync_to_async(conversations.post_customer_message)(session, content=text)
+        # Each message, the bot's replies and, after its third miss, its
+        # hand-over (seqs 2-8), sent from the loop once their commits queued them.
+        await eventually(lambda: len([g for g, _ in captured if g.startswith("session.")]) == 7, what=str(captured))
     finally:
         publish._send = original
     session_messages = [m for g, m in captured if g.startswith("session.")]
@@ -162,10 +165,10 @@ async def test_duplicates_and_out_of_order_publishes_are_sent_once_in_seq_order(
     # Deliver the last one first (a gap), then everything twice.
     for message in [session_messages[-1], *session_messages, *session_messages]:
         await layer.group_send(f"session.{session.name}", message)
-    await stream.read_until(lambda s: len(s.ids()) >= 7)
-    await asyncio.sleep(0.3)
-    await stream.read_until(lambda s: True)
-    assert stream.ids() == [1, 2, 3, 4, 5, 6, 7]
+    await stream.read_until(lambda s: 8 in s.ids())
+    with contextlib.suppress(TimeoutError):  # nothing more may come: no id twice
+        await stream.read_until(lambda s: len(s.ids()) > 8, timeout=0.5)
+    assert stream.ids() == [1, 2, 3, 4, 5, 6, 7, 8]
     await stream.disconnect()
 
 
@@ -214,23 +217,22 @@ async def test_dropped_streams_leave_no_group_task_or_subscription_behind(settin
     warm = await Stream(f"/api/sessions/{sessions[0].name}/events", cookie).open()
     await warm.read_until(lambda s: s.of_type("history"))
     await warm.disconnect()
-    await asyncio.sleep(0.1)
+    hub = current_hub()
+    await eventually(lambda: hub.groups == {} and not hub._background, what="the warm-up stream to leave")
     baseline = len(asyncio.all_tasks())
 
     streams = [Stream(f"/api/sessions/{sessions[i % 30].name}/events", cookie) for i in range(300)]
     for stream in streams:
         await stream.open()
     await asyncio.gather(*(s.read_until(lambda s: s.of_type("history"), timeout=60) for s in streams))
-    hub = current_hub()
     assert sum(len(members) for members in hub.groups.values()) == 300
     assert len(hub.groups) == 30
     await asyncio.gather(*(s.disconnect() for s in streams))
-    await asyncio.sleep(0.2)
 
-    assert hub.groups == {}
     layer = get_channel_layer()
-    assert all(not members for members in layer.groups.values()), layer.groups
-    assert len(asyncio.all_tasks()) <= baseline
+    await eventually(lambda: hub.groups == {} and not hub._background, what="every stream to leave the hub")
+    await eventually(lambda: all(not members for members in layer.groups.values()), what=f"{layer.groups} to empty")
+    await eventually(lambda: len(asyncio.all_tasks()) <= baseline, what="the streams' tasks to end")
     assert await sync_to_async(Event.objects.count)() == 30
 
 
