@@ -20,6 +20,8 @@ django_application = get_pooled_asgi_application()  # sets Django up before mode
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
+from fiido.proxy import forwarded_scope  # noqa: E402
+
 
 def _stream_routes() -> list[tuple[re.Pattern, object]]:
     """Every app's ``stream_routes`` (``settings.STREAM_ROUTES``), as urls.py includes
@@ -40,6 +42,7 @@ gc.freeze()
 
 async def application(scope, receive, send):
     if scope["type"] == "http":
+        scope = forwarded_scope(scope)  # the client behind a trusted proxy (fiido/proxy.py)
         path = scope["path"]
         for pattern, endpoint in STREAM_ROUTES:
             match = pattern.match(path)

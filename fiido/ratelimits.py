@@ -52,10 +52,8 @@ LOGINS = Limit("fiido.logins", "RATE_LIMIT_LOGINS", "Too many login attempts. Tr
 
 
 def client_address(request: HttpRequest) -> str:
-    """The caller's address: ``RATELIMIT_IP_META_KEY`` behind a proxy, else the socket's."""
-    key = settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR"
-    value = request.META.get(key) or ""
-    return value.split(",")[0].strip()  # X-Forwarded-For style lists: the first hop is the client
+    """The caller's address: the socket's, or what a trusted proxy says (fiido/proxy.py)."""
+    return request.META.get("REMOTE_ADDR") or ""
 
 
 def seconds_to_wait(request: HttpRequest, limit: Limit, key: str) -> int | None:

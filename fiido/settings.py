@@ -7,6 +7,7 @@ read ``django.conf.settings`` at call time, never at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -202,7 +203,16 @@ AUTH_PASSWORD_VALIDATORS = [
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not DEBUG else None
+# Behind a reverse proxy: the proxies' addresses or networks. Only requests
+# from them have X-Forwarded-For / X-Forwarded-Proto believed (fiido/proxy.py
+# rewrites the ASGI scope, so REMOTE_ADDR and is_secure() follow); nobody
+# else can claim another address or HTTPS. Empty: no proxy, headers ignored.
+TRUSTED_PROXIES = _env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network") from None
 # With DEBUG off the service is served over HTTPS (directly or behind a proxy
 # that sets X-Forwarded-Proto); /healthz stays reachable over plain HTTP for probes.
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -313,9 +323,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fiido"}}
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True  # a cache outage lets requests through instead of refusing everyone
-# Behind a proxy: the request.META key holding the client's address (e.g.
-# HTTP_X_REAL_IP). Unset: the socket's address (REMOTE_ADDR).
-RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
+if os.environ.get("RATELIMIT_IP_META_KEY"):
+    # It trusted a header from anyone (security probe, finding 7).
+    raise ImproperlyConfigured("RATELIMIT_IP_META_KEY is gone: set TRUSTED_PROXIES to the proxy's address instead.")
 RATE_LIMIT_MESSAGES = _env_rate("RATE_LIMIT_MESSAGES", "20/m")  # customer messages per conversation
 RATE_LIMIT_SESSIONS = _env_rate("RATE_LIMIT_SESSIONS", "10/m")  # new conversations per client address
 RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per address and username
