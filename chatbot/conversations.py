@@ -189,7 +189,7 @@ def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content
         with transaction.atomic(durable=True):
             locked = _lock(session)
             if locked.status != Status.MANUAL_LIVE or not _is_assigned(locked, agent):
-                _raise_if_repeated(locked, client_uuid, Role.AGENT)
+                _raise_if_repeated(locked, client_uuid, Role.AGENT, agent=agent)
                 _require(locked, Status.MANUAL_LIVE, "The conversation is not live with an agent.")
                 raise NotAllowed("Only the agent in this conversation can send messages to it.")
             changes = _Changes(locked)
@@ -330,35 +330,45 @@ def _create_once(client_uuid: uuid.UUID, fields: dict[str, Any]) -> Message:
 
     The unique constraint decides, inside a savepoint, so the usual case (a
     new message) costs no look-up; a client retrying after a lost response
-    gets what its first send produced.
+    gets what its first send produced. A ``client_id`` someone else used is a 400.
     """
     try:
         with transaction.atomic():
             return Message.objects.create(client_id=client_uuid, **fields)
     except IntegrityError:
-        _raise_if_repeated(fields["session"], client_uuid, fields["role"])
-        raise  # some other constraint
+        earlier = _sent_before(fields["session"], client_uuid)
+        if earlier is None:
+            raise  # some other constraint
+        if not _same_sender(earlier, fields["role"], fields["agent"]):
+            raise InvalidInput("client_id is already used by another message.") from None
+        raise _Repeated(_outcome(earlier)) from None
 
 
-def _raise_if_repeated(session: ChatSession, client_uuid: uuid.UUID, role: str) -> None:
-    """Raise ``_Repeated`` with the earlier outcome of a send with this ``client_id``, if any.
+def _raise_if_repeated(
+    session: ChatSession, client_uuid: uuid.UUID, role: str, *, agent: AbstractBaseUser | None = None
+) -> None:
+    """Before refusing a send: raise ``_Repeated`` if this sender already sent it.
 
-    Checked before refusing a send too: a retry of a message that went through
-    before the conversation changed gets its outcome, not an error.
+    A retry of a message that went through before the conversation changed
+    gets its outcome, not an error; anyone else replaying that ``client_id``
+    (another agent) gets the refusal everyone else gets.
     """
-    existing = Message.objects.filter(session=session, client_id=client_uuid).select_related("event").first()
-    if existing is None:
-        return
-    if existing.role != role:
-        raise InvalidInput("client_id is already used by another message.")
-    reply = Message.objects.filter(reply_to=existing).select_related("event").first()
-    raise _Repeated(
-        Posted(
-            message=_stored_message(existing),
-            reply=_stored_message(reply) if reply else None,
-            created=False,
-        )
-    )
+    earlier = _sent_before(session, client_uuid)
+    if earlier is not None and _same_sender(earlier, role, agent):
+        raise _Repeated(_outcome(earlier))
+
+
+def _sent_before(session: ChatSession, client_uuid: uuid.UUID) -> Message | None:
+    return Message.objects.filter(session=session, client_id=client_uuid).select_related("event").first()
+
+
+def _same_sender(message: Message, role: str, agent: AbstractBaseUser | None) -> bool:
+    return message.role == role and (agent is None or message.agent_id == agent.pk)
+
+
+def _outcome(message: Message) -> Posted:
+    reply = Message.objects.filter(reply_to=message).select_related("event").first()
+    return Posted(message=_stored_message(message), reply=_stored_message(reply) if reply else None, created=False)
 
 
 def _stored_message(message: Message) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
         "agent": agent_payload(message.agent) if message.role == Message.Role.AGENT else None,
         "client_id": str(message.client_id),
         "created_at": iso(message.created_at),
-        "parts": cards.parse(message.content),
+        "parts": message_parts(message),
     }
     local = timezone.localtime(message.created_at)
     payload["html"] = render_to_string(
@@ -57,6 +57,16 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
         {"message": {**payload, "name": name, "time": local.strftime("%H:%M")}},
     ).strip()
     return payload
+
+
+def message_parts(message: Message) -> list[dict[str, Any]]:
+    """Product cards come from the bot alone (which writes them from the order
+    database): a customer's or an agent's ``[PRODUCT]`` text stays text, so
+    nobody can post an official-looking card with a tracking pixel or a fake
+    "Track" link."""
+    if message.role == Message.Role.BOT:
+        return cards.parse(message.content)
+    return [{"type": "text", "text": message.content}]
 
 
 def message_event(session: ChatSession, message_data: dict[str, Any]) -> dict[str, Any]:

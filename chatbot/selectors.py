@@ -131,14 +131,16 @@ def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[byt
     return frames, newest, False
 
 
+EVENT_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() also takes "²" and "١"
+
+
 def parse_last_event_id(raw: str | None) -> int | None:
-    """An integer ``Last-Event-ID``, or None when it is absent or not a number."""
+    """An event id from the ``Last-Event-ID`` header or the ``last_event_id``
+    query parameter; None when it is absent or anything but 1-18 ASCII digits."""
     if raw is None:
         return None
-    raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
-        return None
-    return int(raw)
+    raw = raw.strip(" \t")
+    return int(raw) if EVENT_ID.fullmatch(raw) else None
 
 
 def latest_seqs(groups: Iterable[str]) -> dict[str, int]:

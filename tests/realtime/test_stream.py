@@ -298,3 +298,23 @@ async def test_a_stream_carries_on_past_an_event_deleted_behind_the_state_machin
         f"session.{session.name}: events 2-2 are missing from the database; streams skip them."
     ]
     await stream.disconnect()
+
+
+@pytest.mark.parametrize("where", ["header", "query"])
+async def test_a_superscript_last_event_id_is_a_fresh_history_not_a_500(where):
+    """``²`` passes str.isdigit() and survives latin-1 decoding; int() refused it."""
+    session = await new_session()
+    headers = [(b"cookie", await owner_cookie(session.name))]
+    scope = asgi_scope(f"/api/sessions/{session.name}/events", headers)
+    if where == "header":
+        headers.append((b"last-event-id", "²".encode("latin-1")))
+    else:
+        scope["query_string"] = b"last_event_id=%C2%B2"
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    assert (await communicator.receive_output(10))["status"] == 200
+    body = b""
+    while b'"type":"history"' not in body:
+        body += (await communicator.receive_output(10))["body"]
+    await communicator.send_input({"type": "http.disconnect"})
+    await communicator.wait(10)
