@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +50,15 @@ class Limit:
 
 
 LOGINS = Limit("fiido.logins", "RATE_LIMIT_LOGINS", "Too many login attempts. Try again later.")
+LOGINS_PER_ADDRESS = Limit(
+    "fiido.logins-address", "RATE_LIMIT_LOGINS_PER_ADDRESS", "Too many login attempts from this address. Try later."
+)
+
+
+def login_key(username: object) -> str:
+    """The username as Django's login form will look it up, case-folded: NFKC
+    makes ``ａｇｅｎｔ１`` log in as ``agent1``, so it must count as ``agent1``."""
+    return unicodedata.normalize("NFKC", str(username)).strip().casefold()[:150]
 
 
 def client_address(request: HttpRequest) -> str:
@@ -96,7 +106,10 @@ def refusal(request: HttpRequest, limit: Limit, key: str, *, json: bool = True) 
 
 
 class LoginRateLimitMiddleware:
-    """Limit POSTs to the workbench's and the admin's login forms per address and username.
+    """Limit POSTs to the workbench's and the admin's login forms per address and
+    username (``RATE_LIMIT_LOGINS``), and per address whatever the username
+    (``RATE_LIMIT_LOGINS_PER_ADDRESS``), so trying many names does not multiply
+    the allowance.
 
     Sync-only on purpose, and last in ``MIDDLEWARE``: Django then runs the
     whole middleware chain in one thread per request instead of hopping
@@ -117,8 +130,11 @@ class LoginRateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and request.path in self.login_paths():
-            username = str(request.POST.get("username", "")).strip().lower()[:150]
-            refused = refusal(request, LOGINS, f"{client_address(request)}|{username}", json=False)
+            address = client_address(request)
+            username = login_key(request.POST.get("username", ""))
+            refused = refusal(request, LOGINS, f"{address}|{username}", json=False) or refusal(
+                request, LOGINS_PER_ADDRESS, address, json=False
+            )
             if refused is not None:
                 return refused
         return self.get_response(request)

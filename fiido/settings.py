@@ -329,6 +329,7 @@ if os.environ.get("RATELIMIT_IP_META_KEY"):
 RATE_LIMIT_MESSAGES = _env_rate("RATE_LIMIT_MESSAGES", "20/m")  # customer messages per conversation
 RATE_LIMIT_SESSIONS = _env_rate("RATE_LIMIT_SESSIONS", "10/m")  # new conversations per client address
 RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per address and username
+RATE_LIMIT_LOGINS_PER_ADDRESS = _env_rate("RATE_LIMIT_LOGINS_PER_ADDRESS", "20/m")  # whatever the username
 
 # ---------------------------------------------------------------------------
 # Bot

@@ -131,6 +131,31 @@ def test_login_attempts_over_the_rate_get_429_even_with_the_right_password(setti
     assert response.status_code == 302
 
 
+def test_look_alike_usernames_count_as_the_name_they_log_in_as(settings):
+    """Django's login form applies NFKC, so fullwidth ``ａｇｅｎｔ１`` logs in as
+    ``agent1``: it must not get an allowance of its own (probe, second round)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.RATE_LIMIT_LOGINS = "3/h"
+    username = f"agent{uuid.uuid4().hex[:6]}"
+    ensure_agent(username, "right-password")
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in username)
+    client = Client(REMOTE_ADDR=fresh_address())
+    for variant in (username, username.upper(), f" {username} "):
+        assert client.post("/workbench/login/", {"username": variant, "password": "wrong"}).status_code == 200
+    assert_429(client.post("/workbench/login/", {"username": fullwidth, "password": "right-password"}), json_body=False)
+    assert "_auth_user_id" not in client.session
+
+
+def test_many_usernames_from_one_address_share_a_cap(settings):
+    settings.RATE_LIMIT_LOGINS = "100/h"
+    settings.RATE_LIMIT_LOGINS_PER_ADDRESS = "4/h"
+    client = Client(REMOTE_ADDR=fresh_address())
+    for _ in range(4):
+        name = f"nobody-{uuid.uuid4().hex[:8]}"
+        assert client.post("/workbench/login/", {"username": name, "password": "guess"}).status_code == 200
+    assert_429(client.post("/workbench/login/", {"username": "yet-another", "password": "guess"}), json_body=False)
+
+
 def test_showing_the_login_form_is_not_counted(settings):
     settings.RATE_LIMIT_LOGINS = "1/h"
     client = Client(REMOTE_ADDR=fresh_address())
