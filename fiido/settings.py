@@ -7,6 +7,7 @@ read ``django.conf.settings`` at call time, never at import time.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -257,6 +258,14 @@ WHITENOISE_USE_FINDERS = True  # serve from static/ without a collectstatic step
 # Realtime
 # ---------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Every key and pub/sub channel this deployment uses in Redis starts with this,
+# so two deployments sharing one Redis never see each other's events or
+# counters (pub/sub ignores the database number in REDIS_URL). The default is
+# derived from SECRET_KEY, which every worker of one deployment shares and
+# two deployments do not.
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX") or (
+    "fiido-" + hashlib.sha256(f"fiido.redis-prefix:{SECRET_KEY}".encode()).hexdigest()[:12]
+)
 # "pubsub" (default) or "core": which channels_redis layer carries events; the
 # README's "Channel layer choice" section gives the measurements.
 REDIS_CHANNEL_LAYER = os.environ.get("REDIS_CHANNEL_LAYER", "pubsub")
@@ -265,7 +274,7 @@ if REDIS_URL:
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 60}]},
+                "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 60}], "prefix": REDIS_PREFIX},
             }
         }
     elif REDIS_CHANNEL_LAYER == "core":
@@ -276,6 +285,7 @@ if REDIS_URL:
                     # socket_timeout above BZPOPMIN's 5 s, or receive() times
                     # out on an idle, healthy Redis (redis-py 8 default is 5 s).
                     "hosts": [{"address": REDIS_URL, "socket_timeout": 60}],
+                    "prefix": REDIS_PREFIX,
                     "capacity": 1000,
                     "expiry": 30,
                 },
@@ -314,7 +324,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "fiido-cache",
+            "KEY_PREFIX": f"{REDIS_PREFIX}-cache",
             # A Redis outage must not stall requests; fiido.ratelimits fails open.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }

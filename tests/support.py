@@ -41,6 +41,14 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
         time.sleep(interval)
 
 
+def holds_for(predicate: Callable[[], Any], seconds: float, what: str = "") -> None:
+    """Check that ``predicate`` stays true for ``seconds`` (something must not happen)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), f"no longer true: {what or predicate}"
+        time.sleep(0.05)
+
+
 async def eventually(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
     """``wait_until`` for async tests: poll without blocking the event loop."""
     import asyncio
