@@ -21,6 +21,7 @@ from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from fiido.proxy import forwarded_scope  # noqa: E402
+from fiido.realtime.stream import stream_refusal  # noqa: E402
 
 
 def _stream_routes() -> list[tuple[re.Pattern, object]]:
@@ -47,5 +48,8 @@ async def application(scope, receive, send):
         for pattern, endpoint in STREAM_ROUTES:
             match = pattern.match(path)
             if match:
+                refused = stream_refusal(scope)
+                if refused is not None:
+                    return await refused(send)
                 return await endpoint(scope, receive, send, **match.groupdict())
     return await django_application(scope, receive, send)

@@ -47,6 +47,13 @@ class Heartbeat(TypedDict):
     at: str
 
 
+class Deleted(TypedDict):
+    """A stream's last frame: its conversation was erased (no id; the response ends)."""
+
+    type: Literal["deleted"]
+    session_name: str
+
+
 class Queue(TypedDict):
     type: Literal["queue"]
     sessions: list[dict[str, Any]]
@@ -59,4 +66,5 @@ EVENT_TYPES = {
     "status": StatusEvent,
     "heartbeat": Heartbeat,
     "queue": Queue,
+    "deleted": Deleted,
 }

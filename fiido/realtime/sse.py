@@ -23,6 +23,26 @@ HEADERS = [
 ]
 
 
+def security_headers() -> list[tuple[bytes, bytes]]:
+    """SECURITY_HEADERS plus HSTS as Django's SecurityMiddleware would send it
+    (browsers ignore it over plain HTTP, which is redirected anyway)."""
+    from django.conf import settings
+
+    if not settings.SECURE_HSTS_SECONDS:
+        return SECURITY_HEADERS
+    hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        hsts += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        hsts += "; preload"
+    return [*SECURITY_HEADERS, (b"strict-transport-security", hsts.encode())]
+
+
+def stream_headers() -> list[tuple[bytes, bytes]]:
+    """The headers of every stream response."""
+    return [*HEADERS[:3], *security_headers()]
+
+
 def dumps(payload: Mapping[str, Any]) -> str:
     """Compact JSON, the form events are stored and sent in."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

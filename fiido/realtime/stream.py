@@ -20,10 +20,11 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
 
 from fiido.realtime import daphne_io
 from fiido.realtime.hub import CATCH_UP, DirectWrite, Envelope, Signal, get_hub
-from fiido.realtime.sse import HEADERS, RETRY_FRAME, SECURITY_HEADERS, encode
+from fiido.realtime.sse import RETRY_FRAME, encode, security_headers, stream_headers
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ async def serve(receive, send, frames: AsyncIterator[bytes]) -> None:
         _warn_fallback(send)
     budget = settings.SSE_SEND_BUFFER_BYTES  # the fallback's bound: what one response may hand to send
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": stream_headers()})
         async for frame in frames:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
             if client is None:
@@ -251,6 +252,41 @@ def query_param(scope, name: str) -> str | None:
     return values[0] if values else None
 
 
+def stream_refusal(scope) -> Callable[[Callable], Awaitable[None]] | None:
+    """Django's host and HTTPS rules, for the stream routes that bypass its middleware.
+
+    A ``Host`` not in ``ALLOWED_HOSTS`` is a 400 (as ``HttpRequest.get_host``
+    makes it); with ``SECURE_SSL_REDIRECT`` a plain-HTTP stream is redirected
+    to HTTPS (as ``SecurityMiddleware`` does). None when the request may go on.
+    """
+    host = header(scope, b"host")
+    if host is None:  # HTTP/1.0: the server's name, as Django's get_host() falls back to
+        server, port = scope.get("server") or ("", None)
+        host = f"{server}:{port}" if port not in (None, 80, 443) else server
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, allowed):
+        return partial(send_json_error, status=400, message="Invalid Host header.")
+    if settings.SECURE_SSL_REDIRECT and scope.get("scheme") != "https":
+        query = scope.get("query_string", b"").decode("latin-1")
+        location = f"https://{settings.SECURE_SSL_HOST or host}{scope['path']}" + (f"?{query}" if query else "")
+        return partial(_redirect, location=location)
+    return None
+
+
+async def _redirect(send, *, location: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 301,
+            "headers": [(b"location", location.encode("latin-1", "replace")), *security_headers()],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def send_json_error(send, status: int, message: str, headers: list | None = None) -> None:
     """Answer a refused stream with the API's JSON error shape."""
     body = json.dumps({"error": message}).encode()
@@ -261,7 +297,7 @@ async def send_json_error(send, status: int, message: str, headers: list | None 
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"cache-control", b"no-store"),
-                *SECURITY_HEADERS,
+                *security_headers(),
                 *(headers or []),
             ],
         }

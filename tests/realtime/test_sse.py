@@ -44,5 +44,5 @@ def test_stored_events_match_their_declared_shapes(agent_user):
             message = payload["message"]
             assert set(message) == {"id", "seq", "role", "content", "agent", "client_id", "created_at", "parts", "html"}
             assert message["seq"] == payload["seq"]
-    card_message = payloads[1]["message"]
-    assert [part["type"] for part in card_message["parts"]] == ["text", "card"]
+    customer_message = payloads[1]["message"]
+    assert [part["type"] for part in customer_message["parts"]] == ["text"]  # cards come from the bot alone

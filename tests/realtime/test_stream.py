@@ -318,3 +318,44 @@ async def test_a_superscript_last_event_id_is_a_fresh_history_not_a_500(where):
         body += (await communicator.receive_output(10))["body"]
     await communicator.send_input({"type": "http.disconnect"})
     await communicator.wait(10)
+
+
+async def stream_answer(path: str, headers: list, **scope_changes) -> tuple[int, dict]:
+    """Open a stream, read the response start, and hang up."""
+    scope = {**asgi_scope(path, headers), **scope_changes}
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(10)
+    await communicator.send_input({"type": "http.disconnect"})
+    await communicator.wait(10)
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1:18604@evil.example", "testserver.evil.example"])
+async def test_streams_refuse_a_host_that_is_not_allowed(settings, host):
+    """The stream routes bypass Django's middleware; they apply ALLOWED_HOSTS themselves."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    session = await new_session()
+    cookie = await owner_cookie(session.name)
+    status, headers = await stream_answer(
+        f"/api/sessions/{session.name}/events", [(b"cookie", cookie), (b"host", host.encode())]
+    )
+    assert status == 400 and headers["content-type"] == "application/json"
+    status, _ = await stream_answer(
+        f"/api/sessions/{session.name}/events", [(b"cookie", cookie), (b"host", b"testserver")]
+    )
+    assert status == 200
+
+
+async def test_streams_follow_the_https_rules(settings):
+    settings.ALLOWED_HOSTS = ["desk.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    session = await new_session()
+    headers = [(b"cookie", await owner_cookie(session.name)), (b"host", b"desk.example.com")]
+    path = f"/api/sessions/{session.name}/events"
+    status, answer = await stream_answer(path, headers, query_string=b"last_event_id=1")
+    assert status == 301 and answer["location"] == f"https://desk.example.com{path}?last_event_id=1"
+    status, answer = await stream_answer(path, headers, scheme="https")
+    assert status == 200
+    assert answer["strict-transport-security"].startswith("max-age=3600")
