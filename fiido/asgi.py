@@ -21,6 +21,7 @@ from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from fiido.proxy import forwarded_scope  # noqa: E402
+from fiido.realtime.daphne_io import limit_request_bodies  # noqa: E402
 from fiido.realtime.stream import stream_refusal  # noqa: E402
 
 
@@ -34,6 +35,9 @@ def _stream_routes() -> list[tuple[re.Pattern, object]]:
 
 
 STREAM_ROUTES = _stream_routes()
+
+# Under daphne: bodies over the limit are refused before they are read.
+limit_request_bodies(lambda: settings.API_MAX_BODY_BYTES)
 
 # What is loaded by now lives as long as the process: move it out of the cyclic
 # collector's reach. A full collection over it took ~40 ms here, a latency spike
