@@ -7,6 +7,7 @@ agents with its own access check, through ``session_stream``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from django.http import Http404
 
@@ -25,14 +26,19 @@ from fiido.realtime.stream import (
 )
 
 
-def session_stream(session: ChatSession, last_event_id: int | None, send: Callable) -> AsyncIterator[bytes]:
+def session_stream(
+    session: ChatSession, last_event_id: int | None, send: Callable, **watcher: Any
+) -> AsyncIterator[bytes]:
     """The frames of one session's stream, resuming after ``last_event_id``;
-    ``send`` is the response's, for the hub's direct writes."""
+    ``send`` is the response's, for the hub's direct writes. ``watcher`` (the
+    workbench's ``also`` and ``recheck``) ends the stream when its viewer may
+    no longer watch."""
     return session_events(
         session_group(session.name),
         opening=lambda: db_call(_opening, session, last_event_id),
         fetch_after=lambda seq: db_call(_events_after, session, seq),
         send=send,
+        **watcher,
     )
 
 

@@ -6,4 +6,4 @@ class WorkbenchConfig(AppConfig):
     verbose_name = "Agent workbench"
 
     def ready(self) -> None:
-        from workbench import checks  # noqa: F401 - registers the system checks
+        from workbench import checks, signals  # noqa: F401 - registers the system checks and signal receivers

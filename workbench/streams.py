@@ -9,6 +9,7 @@ from chatbot import selectors
 from chatbot.models import ChatSession
 from chatbot.streams import requested_last_event_id, session_stream
 from fiido.realtime import QUEUE_GROUP
+from fiido.realtime.groups import login_group
 from fiido.realtime.hub import db_call
 from fiido.realtime.stream import django_session, queue_events, send_json_error, serve
 from workbench.permissions import is_agent
@@ -42,6 +43,25 @@ def _agent_session(scope, name: str) -> tuple[int, ChatSession | None]:
 _REFUSALS = {401: "Log in as an agent first.", 403: "Agents only.", 404: selectors.SESSION_NOT_FOUND}
 
 
+def revoked_event(status: int) -> dict[str, str]:
+    """The last frame of an agent's stream whose viewer may no longer watch."""
+    reason = "logged_out" if status == 401 else "not_an_agent"
+    return {"type": "revoked", "reason": reason}
+
+
+def _watcher(scope) -> dict:
+    """What an agent's stream re-checks, and the group whose notice ends it:
+    logging out ends it at once; deactivation, a new password or leaving the
+    agents group end it at the next heartbeat (probe, second round, item 1)."""
+    session_key = django_session(scope).session_key or ""
+
+    async def recheck() -> dict | None:
+        status = await db_call(_agent_status, scope)
+        return None if status == 200 else revoked_event(status)
+
+    return {"also": (login_group(session_key),) if session_key else (), "recheck": recheck}
+
+
 async def agent_session_events(scope, receive, send, *, name: str) -> None:
     """``GET /workbench/api/sessions/<name>/events``."""
     if scope["method"] != "GET":
@@ -49,7 +69,8 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
     status, session = await db_call(_agent_session, scope, name)
     if session is None:
         return await send_json_error(send, status, _REFUSALS[status])
-    await serve(receive, send, session_stream(session, requested_last_event_id(scope), send))
+    frames = session_stream(session, requested_last_event_id(scope), send, **_watcher(scope))
+    await serve(receive, send, frames)
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:
@@ -59,7 +80,7 @@ async def queue_events_endpoint(scope, receive, send) -> None:
     status = await db_call(_agent_status, scope)
     if status != 200:
         return await send_json_error(send, status, _REFUSALS[status])
-    frames = queue_events(QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot))
+    frames = queue_events(QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot), **_watcher(scope))
     await serve(receive, send, frames)
 
 

@@ -54,6 +54,13 @@ class Deleted(TypedDict):
     session_name: str
 
 
+class Revoked(TypedDict):
+    """An agent stream's last frame: its viewer logged out or is no longer an agent."""
+
+    type: Literal["revoked"]
+    reason: Literal["logged_out", "not_an_agent"]
+
+
 class Queue(TypedDict):
     type: Literal["queue"]
     sessions: list[dict[str, Any]]
@@ -67,4 +74,5 @@ EVENT_TYPES = {
     "heartbeat": Heartbeat,
     "queue": Queue,
     "deleted": Deleted,
+    "revoked": Revoked,
 }

@@ -103,6 +103,7 @@ class Signal:
 
 
 CATCH_UP = Signal()
+RECHECK = Signal()  # at each heartbeat, to streams that must re-check their viewer's access
 
 
 # Writes one frame to a stream's client at once; False when it cannot (the
@@ -123,10 +124,14 @@ class Subscription:
     usual, and the stream's task handles it in order.
     """
 
-    __slots__ = ("__weakref__", "_items", "_waiter", "direct", "group", "last")
+    __slots__ = ("__weakref__", "_items", "_waiter", "also", "direct", "group", "last", "recheck")
 
-    def __init__(self, group: str, direct: DirectWrite | None = None) -> None:
-        self.group = group
+    def __init__(
+        self, group: str, direct: DirectWrite | None = None, *, also: tuple[str, ...] = (), recheck: bool = False
+    ) -> None:
+        self.group = group  # the group whose events (by seq) this stream sends
+        self.also = also  # groups it only takes final notices from (an agent's login session)
+        self.recheck = recheck  # woken at each heartbeat to re-check who is watching
         self.last = 0
         self.direct = direct
         self._items: deque = deque()
@@ -194,29 +199,37 @@ class Hub:
             return "in-memory"
         return "degraded" if self.degraded else "redis"
 
-    async def subscribe(self, group: str, direct: DirectWrite | None = None) -> Subscription:
-        """Register a stream for ``group``; live events flow once this returns."""
-        subscription = Subscription(group, direct)
-        members = self.groups.get(group)
-        if members is None:
-            members = self.groups[group] = set()
-            self._joins[group] = asyncio.ensure_future(self._join(group))
-        members.add(subscription)
-        join = self._joins.get(group)
-        if join is not None:
+    async def subscribe(
+        self, group: str, direct: DirectWrite | None = None, *, also: tuple[str, ...] = (), recheck: bool = False
+    ) -> Subscription:
+        """Register a stream for ``group`` (and the notice groups ``also``); live
+        events flow once this returns. ``recheck`` streams get ``RECHECK`` at
+        every heartbeat."""
+        subscription = Subscription(group, direct, also=also, recheck=recheck)
+        joins = []
+        for name in (group, *also):
+            members = self.groups.get(name)
+            if members is None:
+                members = self.groups[name] = set()
+                self._joins[name] = asyncio.ensure_future(self._join(name))
+            members.add(subscription)
+            if name in self._joins:
+                joins.append(self._joins[name])
+        for join in joins:
             await asyncio.shield(join)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a stream; the last one out of a group leaves the layer group."""
-        members = self.groups.get(subscription.group)
-        if members is None:
-            return
-        members.discard(subscription)
-        if not members:
-            del self.groups[subscription.group]
-            self._joins.pop(subscription.group, None)
-            self._spawn(self._leave(subscription.group))
+        for name in (subscription.group, *subscription.also):
+            members = self.groups.get(name)
+            if members is None:
+                continue
+            members.discard(subscription)
+            if not members:
+                del self.groups[name]
+                self._joins.pop(name, None)
+                self._spawn(self._leave(name))
 
     def stop(self) -> None:
         for task in [*self._tasks, *self._background]:
@@ -293,6 +306,9 @@ class Hub:
                     await self._catch_up_lagging()
                 if heartbeat_due:
                     self._broadcast(Signal(encode({"type": "heartbeat", "at": _now_iso()})))
+                    for subscription in self._streams():
+                        if subscription.recheck:
+                            subscription.push(RECHECK)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -333,23 +349,28 @@ class Hub:
 
     async def _catch_up_lagging(self) -> None:
         """Tell every stream whose group has events it has not sent to catch up."""
-        if not self.groups:
+        streams = list(self._streams())
+        if not streams:
             return
-        groups = list(self.groups)
         if _probe is None:
             self._broadcast(CATCH_UP)
             return
-        latest = await db_call(_probe, groups)
-        for group in groups:
-            newest = latest.get(group)
-            for subscription in list(self.groups.get(group, ())):
-                if newest is None or subscription.last < newest:
-                    subscription.push(CATCH_UP)
+        latest = await db_call(_probe, list({subscription.group for subscription in streams}))
+        for subscription in streams:
+            newest = latest.get(subscription.group)
+            if newest is None or subscription.last < newest:
+                subscription.push(CATCH_UP)
 
     def _broadcast(self, item: Envelope | Signal) -> None:
-        for members in list(self.groups.values()):
+        for subscription in self._streams():
+            subscription.push(item)
+
+    def _streams(self) -> Iterable[Subscription]:
+        """Every local stream once (a stream is in its notice groups too)."""
+        for name, members in list(self.groups.items()):
             for subscription in list(members):
-                subscription.push(item)
+                if subscription.group == name:
+                    yield subscription
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -398,8 +419,3 @@ def current_hub() -> Hub | None:
         return _hubs.get(asyncio.get_running_loop())
     except RuntimeError:
         return None
-
-
-def all_subscriptions(hub: Hub) -> Iterable[Subscription]:
-    for members in hub.groups.values():
-        yield from members

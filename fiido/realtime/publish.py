@@ -35,11 +35,12 @@ from django.conf import settings
 from django.db import transaction
 
 from fiido.realtime.groups import QUEUE_GROUP, session_group
+from fiido.realtime.sse import dumps
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE_SECONDS = 1.0  # after a failure, skip the layer this long
-MAX_PENDING_EVENTS = 10_000  # beyond this the oldest are dropped; streams catch up from the database
+MAX_PENDING_MESSAGES = 10_000  # beyond this the oldest are dropped; streams catch up from the database
 LAYER_MESSAGE_TYPE = "fiido.event"
 
 
@@ -47,8 +48,9 @@ LAYER_MESSAGE_TYPE = "fiido.event"
 class StoredEvent:
     """An event row as the layer carries it: seq plus its stored JSON.
 
-    A ``final`` event is not in the log (seq 0): it is a stream's last frame,
-    sent without an id, after which the stream ends (a deleted conversation).
+    A ``final`` event is not in the log (seq 0): it is the last frame of the
+    session's streams, sent without an id, after which they end (a deleted
+    conversation); queue streams pass it on like any notice.
     """
 
     session_name: str
@@ -84,13 +86,29 @@ class _LayerHealth:
 
 _health = _LayerHealth()
 
+# A message for the layer: (group, {"type", "group", "seq", "data", "final"}).
+Outgoing = tuple[str, dict]
+
+
+def layer_messages(events: Sequence[StoredEvent]) -> list[Outgoing]:
+    """What ``events`` become on the layer: each goes to its session's group,
+    and customer-visible changes to the agents' queue too."""
+    messages = []
+    for event in events:
+        group = session_group(event.session_name)
+        message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": event.seq, "data": event.data}
+        messages.append((group, {**message, "final": event.final}))
+        if event.to_queue:
+            messages.append((QUEUE_GROUP, {**message, "group": QUEUE_GROUP, "final": False}))
+    return messages
+
 
 class Publisher:
     """This process's queue of committed events, drained in order on the server's loop."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: deque[StoredEvent] = deque()
+        self._pending: deque[Outgoing] = deque()
         self._lock = threading.Lock()
         self._draining = False
         self._task: asyncio.Task | None = None
@@ -102,17 +120,17 @@ class Publisher:
                 self._loop = loop
                 self._draining = False  # a drain scheduled on an earlier loop died with it
 
-    def submit(self, events: Sequence[StoredEvent]) -> None:
-        """Queue ``events`` for the layer; never blocks on I/O while a server loop runs."""
+    def submit(self, messages: Sequence[Outgoing]) -> None:
+        """Queue ``messages`` for the layer; never blocks on I/O while a server loop runs."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            send_now(events)
+            send_now(messages)
             return
         with self._lock:
-            dropped = len(self._pending) + len(events) - MAX_PENDING_EVENTS
+            dropped = len(self._pending) + len(messages) - MAX_PENDING_MESSAGES
             for _ in range(max(0, dropped)):
                 self._pending.popleft()
-            self._pending.extend(events)
+            self._pending.extend(messages)
             if self._draining:
                 return
             self._draining = True
@@ -152,59 +170,56 @@ def publish_on_commit(events: Sequence[StoredEvent]) -> None:
     made up by the streams' database catch-up.
     """
     if events:
-        batch = list(events)
-        transaction.on_commit(lambda: publisher.submit(batch))
+        messages = layer_messages(events)
+        transaction.on_commit(lambda: publisher.submit(messages))
 
 
-def send_now(events: Sequence[StoredEvent]) -> None:
+def end_streams_on_commit(group: str, payload: dict) -> None:
+    """After commit, end every stream subscribed to ``group`` (a login group)
+    with ``payload`` as its last frame. A notice, not an event: never stored,
+    no seq; a stream that misses it finds out at its next heartbeat's re-check."""
+    message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": 0, "data": dumps(payload), "final": True}
+    transaction.on_commit(lambda: publisher.submit([(group, message)]))
+
+
+def send_now(messages: Sequence[Outgoing]) -> None:
     """Send from this thread (no server loop to hand the events to).
 
     It runs as an on-commit hook, after the write committed: whatever happens
     here is logged, never raised into the request.
     """
-    if not events:
+    if not messages:
         return
     try:
-        async_to_sync(send_batch)(list(events))
+        async_to_sync(send_batch)(list(messages))
     except Exception as error:  # noqa: BLE001 - e.g. called in a thread that runs a loop of its own
         _health.failed(error)
 
 
-async def send_batch(events: list[StoredEvent]) -> None:
-    """Send ``events`` in order within one deadline; a failure is logged, never raised."""
+async def send_batch(messages: list[Outgoing]) -> None:
+    """Send ``messages`` in order within one deadline; a failure is logged, never raised."""
     if _health.should_skip():
         return
     try:
-        await asyncio.wait_for(_send_all(events), settings.PUBLISH_TIMEOUT_SECONDS)
+        await asyncio.wait_for(_send_all(messages), settings.PUBLISH_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 - the events are stored; the streams catch up
         _health.failed(error)
     else:
         _health.succeeded()
 
 
-async def _send_all(events: list[StoredEvent]) -> None:
+async def _send_all(messages: list[Outgoing]) -> None:
     retried = False
-    for event in events:
-        groups = [session_group(event.session_name)]
-        if event.to_queue:
-            groups.append(QUEUE_GROUP)
-        for group in groups:
-            message = {
-                "type": LAYER_MESSAGE_TYPE,
-                "group": group,
-                "seq": event.seq,
-                "data": event.data,
-                "final": event.final,
-            }
-            try:
-                await _send(group, message)
-            except (ConnectionError, OSError):
-                if retried:
-                    raise
-                # The first command on a pooled connection that Redis closed while
-                # restarting fails; one more try gets a fresh connection.
-                retried = True
-                await _send(group, message)
+    for group, message in messages:
+        try:
+            await _send(group, message)
+        except (ConnectionError, OSError):
+            if retried:
+                raise
+            # The first command on a pooled connection that Redis closed while
+            # restarting fails; one more try gets a fresh connection.
+            retried = True
+            await _send(group, message)
 
 
 async def _send(group: str, message: dict) -> None:

@@ -23,7 +23,7 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from fiido.realtime import daphne_io
-from fiido.realtime.hub import CATCH_UP, DirectWrite, Envelope, Signal, get_hub
+from fiido.realtime.hub import CATCH_UP, RECHECK, DirectWrite, Envelope, Signal, get_hub
 from fiido.realtime.sse import RETRY_FRAME, encode, security_headers, stream_headers
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ FetchAfter = Callable[[int], Awaitable[Rows]]
 Opening = Callable[[], Awaitable[tuple[list[bytes], int, bool]]]
 # Builds a fresh queue snapshot event and the queue version it reflects.
 Snapshot = Callable[[], Awaitable[tuple[dict, int]]]
+# Re-checks, at each heartbeat, that the viewer may still watch: None to go
+# on, or the stream's last event (an agent deactivated, logged out, demoted).
+Recheck = Callable[[], Awaitable[dict | None]]
 
 
 class StreamEnded(Exception):
@@ -52,19 +55,26 @@ class StreamEnded(Exception):
 
 
 async def session_events(
-    group: str, *, opening: Opening, fetch_after: FetchAfter, send: Callable | None = None
+    group: str,
+    *,
+    opening: Opening,
+    fetch_after: FetchAfter,
+    send: Callable | None = None,
+    also: tuple[str, ...] = (),
+    recheck: Recheck | None = None,
 ) -> AsyncIterator[bytes]:
     """A session stream: opening frames, then every event once, in seq order.
 
     With the ASGI ``send`` it is served on, live events that arrive while the
     stream is idle are written by the hub straight to the client
     (``Subscription``); only gaps, catch-ups and heartbeats come through here.
-    A final event (a deleted conversation), published or found by a catch-up
-    (``StreamEnded``), is the stream's last frame.
+    A final event (a deleted conversation, an ended login), published or found
+    by a catch-up (``StreamEnded``) or a ``recheck``, is the stream's last frame.
     """
     hub = get_hub()
     direct = direct_writer(send) if send is not None else None
-    subscription = await hub.subscribe(group, direct)  # registered before the backlog is read
+    # Registered before the backlog is read.
+    subscription = await hub.subscribe(group, direct, also=also, recheck=recheck is not None)
     try:
         yield RETRY_FRAME
         frames, subscription.last, more = await opening()
@@ -85,6 +95,9 @@ async def session_events(
                     yield item.with_id()
                     continue
                 # A gap: something was published and not received; fill it from the database.
+            elif item is RECHECK:
+                await _recheck(recheck)
+                continue
             elif item is not CATCH_UP:
                 yield item.frame  # heartbeat
                 continue
@@ -120,11 +133,13 @@ def _skip_missing(group: str, first: int, last: int) -> None:
         logger.error("%s: events %d-%d are missing from the database; streams skip them.", group, first, last)
 
 
-async def queue_events(group: str, *, snapshot: Snapshot) -> AsyncIterator[bytes]:
+async def queue_events(
+    group: str, *, snapshot: Snapshot, also: tuple[str, ...] = (), recheck: Recheck | None = None
+) -> AsyncIterator[bytes]:
     """The agents' queue: a snapshot, then live changes; a new snapshot whenever
     something may have been missed (DESIGN §5.5)."""
     hub = get_hub()
-    subscription = await hub.subscribe(group)
+    subscription = await hub.subscribe(group, also=also, recheck=recheck is not None)
     try:
         yield RETRY_FRAME
         yield encode({"type": "connected", "session_name": None, "status": None, "last_event_id": 0})
@@ -134,13 +149,26 @@ async def queue_events(group: str, *, snapshot: Snapshot) -> AsyncIterator[bytes
             item = await subscription.get()
             if type(item) is Envelope:
                 yield item.without_id()
+                if item.final:
+                    return
             elif item is CATCH_UP:
                 event, subscription.last = await snapshot()
                 yield encode(event)
+            elif item is RECHECK:
+                await _recheck(recheck)
             else:
                 yield item.frame
+    except StreamEnded as ended:
+        yield ended.frame
     finally:
         hub.unsubscribe(subscription)
+
+
+async def _recheck(recheck: Recheck | None) -> None:
+    """Raise ``StreamEnded`` when the viewer may no longer watch."""
+    final = await recheck() if recheck is not None else None
+    if final is not None:
+        raise StreamEnded(final)
 
 
 async def serve(receive, send, frames: AsyncIterator[bytes]) -> None:

@@ -220,8 +220,24 @@ rows = new Map(initial.map((row) => [row.session_name, row]));
 render();
 setUpNotifications();
 setInterval(tick, 1000);
-openStream("/workbench/api/events", {
-  onEvent,
+// This agent logged out (here or in another tab), or lost access: the queue stops.
+function signedOut() {
+  stream.close();
+  const link = document.createElement("a");
+  link.href = `/workbench/login/?next=${encodeURIComponent(window.location.pathname)}`;
+  link.textContent = "Log in again";
+  connection.replaceChildren("You are signed out. ", link);
+  connection.hidden = false;
+  root.dataset.stream = "ended";
+}
+
+const stream = openStream("/workbench/api/events", {
+  onEvent(data) {
+    if (data.type === "revoked") signedOut();
+    else onEvent(data);
+  },
+  stateUrl: "/workbench/api/sessions?status=manual_live",
+  onEnd: signedOut,
   onConnection(mode) {
     connection.hidden = mode === "live";
     root.dataset.stream = mode; // "live" or "reconnecting"

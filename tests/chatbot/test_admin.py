@@ -125,7 +125,7 @@ def test_erasing_from_the_admin_removes_everything_and_ends_the_streams(admin_cl
     notices = [(g, json.loads(m["data"]), m["final"]) for g, m in sent]
     assert notices == [
         (f"session.{name}", {"type": "deleted", "session_name": name}, True),
-        ("workbench.queue", {"type": "deleted", "session_name": name}, True),
+        ("workbench.queue", {"type": "deleted", "session_name": name}, False),  # queue pages drop the row
     ]
 
 

@@ -427,3 +427,27 @@ def test_an_erased_conversation_ends_both_pages_without_reconnecting(browser, wo
     customer.wait_for_timeout(7000)
     assert stream_requests == []
     not_pwned(customer, desk)
+
+
+def test_logging_out_in_one_tab_stops_the_workbench_in_the_others(browser, workers, redis_url):
+    """The queue and a conversation open in other tabs (other workers) say the
+    agent is signed out, at once, and stop listening."""
+    from workbench.management.commands.create_agent import ensure_agent
+
+    ensure_agent("alice", "alice-password", first_name="Alice")
+    first, second = start_workers(workers, 2, REDIS_URL=redis_url, SSE_HEARTBEAT_SECONDS="60")
+    _, name = customer_session(first.url)
+    queue = log_in(browser, first.url, "alice", "alice-password")
+    conversation = queue.context.new_page()
+    conversation.goto(f"{second.url}/workbench/sessions/{name}")
+    wait_live(conversation, "[data-conversation]")
+    other_tab = queue.context.new_page()
+    other_tab.goto(f"{first.url}/workbench/")
+    other_tab.get_by_role("button", name="Log out").click()
+    other_tab.wait_for_url(re.compile(r".*/workbench/login/.*"))
+
+    queue.get_by_text("You are signed out.").wait_for()
+    assert queue.get_by_role("link", name="Log in again").is_visible()
+    conversation.get_by_text("You are signed out. Log in again to go on.").wait_for()
+    assert conversation.is_disabled("#composer-input")
+    not_pwned(queue)

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from chatbot import conversations
 from fiido.realtime import publish
-from fiido.realtime.publish import StoredEvent
+from fiido.realtime.publish import StoredEvent, layer_messages
 from tests.support import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -58,7 +58,7 @@ async def test_one_deadline_covers_a_whole_batch_whatever_its_groups_and_retries
         await asyncio.Event().wait()
 
     monkeypatch.setattr(publish, "_send", hang)
-    batch = [StoredEvent("s1", 1, "{}", to_queue=True), StoredEvent("s2", 1, "{}", to_queue=True)]
+    batch = layer_messages([StoredEvent("s1", 1, "{}", to_queue=True), StoredEvent("s2", 1, "{}", to_queue=True)])
     await asyncio.wait_for(publish.send_batch(batch), 30)  # returns: the deadline cut it short
     assert calls == ["session.s1", "session.s1"]
     assert publish._health.should_skip()

@@ -1,0 +1,19 @@
+"""Logging out ends the agent's open streams at once, on every worker."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
+
+from fiido.realtime.groups import login_group
+from fiido.realtime.publish import end_streams_on_commit
+from workbench.streams import revoked_event
+
+
+@receiver(user_logged_out)
+def end_streams_of_the_login(sender, request, user, **kwargs) -> None:
+    """The streams opened with this login session joined its login group
+    (workbench.streams); they send ``revoked`` and end."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        end_streams_on_commit(login_group(session_key), revoked_event(401))
