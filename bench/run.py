@@ -98,6 +98,10 @@ def project_env(database: Path, redis_url: str, layer: str = "pubsub") -> dict[s
         "SECRET_KEY": SECRET,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
+        # The load client is one address playing thousands of viewers (the caps guard against one visitor).
+        "SSE_MAX_STREAMS_PER_CONVERSATION": "1000000",
+        "SSE_MAX_STREAMS_PER_ADDRESS": "1000000",
+        "SSE_MAX_STREAMS_PER_LOGIN": "1000000",
     }
 
 

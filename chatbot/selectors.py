@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chatbot import cards, payloads
+from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession, Event, Message
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.sse import encode
@@ -54,6 +55,14 @@ def customer_session_for(django_session: Mapping[str, Any], name: str) -> ChatSe
     return get_session(name)
 
 
+def customer_session_or_none(django_session: Mapping[str, Any], name: str) -> ChatSession | None:
+    """``customer_session_for``, with None instead of a 404 (for the raw stream endpoints)."""
+    try:
+        return customer_session_for(django_session, name)
+    except Http404:
+        return None
+
+
 def get_session(name: str) -> ChatSession:
     if not SESSION_NAME.fullmatch(name):  # never issued; and PostgreSQL raises on a NUL in a query
         raise Http404(SESSION_NOT_FOUND)
@@ -78,16 +87,44 @@ def current_customer_session(django_session: Mapping[str, Any]) -> ChatSession |
 # ---------------------------------------------------------------------------
 # History and events
 # ---------------------------------------------------------------------------
-def history(session: ChatSession, *, up_to: int | None = None) -> list[dict[str, Any]]:
-    """Every message of the session as stored in its events, oldest first."""
+HISTORY_PAGE = 50  # messages a history snapshot holds; earlier ones come a page at a time
+HISTORY_PAGE_MAX = 200
+
+
+def history(session: ChatSession, *, before: int | None = None, limit: int = HISTORY_PAGE) -> dict[str, Any]:
+    """The newest ``limit`` messages of the session with seq below ``before``
+    (all of them up to now without it), as stored in their events, oldest
+    first; and whether earlier ones exist.
+
+    Bounded, so a long conversation costs every stream opening and page load
+    the same (a 500-message one was a 2 MB frame per stream).
+    """
     events = Event.objects.filter(session=session, kind=Event.Kind.MESSAGE)
-    if up_to is not None:
-        events = events.filter(seq__lte=up_to)
-    return [json.loads(text)["message"] for text in events.order_by("seq").values_list("payload", flat=True)]
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    rows = list(events.order_by("-seq").values_list("payload", flat=True)[: limit + 1])
+    page = [json.loads(text)["message"] for text in reversed(rows[:limit])]
+    return {"messages": page, "has_earlier": len(rows) > limit}
 
 
 def session_with_history(session: ChatSession) -> dict[str, Any]:
-    return {**payloads.session_state(session), "messages": history(session, up_to=session.last_seq)}
+    """The session's state with its latest messages (``has_earlier`` says if there is more)."""
+    return {**payloads.session_state(session), **history(session, before=session.last_seq + 1)}
+
+
+def parse_page_request(before: str | None, limit: str | None) -> tuple[int | None, int]:
+    """``?before=<seq>&limit=<n>`` of the earlier-messages endpoints; 400 for nonsense."""
+    parsed_before = None
+    if before is not None:
+        parsed_before = parse_last_event_id(before)
+        if parsed_before is None:
+            raise InvalidInput("before must be a message seq (a non-negative integer).")
+    parsed_limit = HISTORY_PAGE
+    if limit is not None:
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= HISTORY_PAGE_MAX:
+            raise InvalidInput(f"limit must be an integer from 1 to {HISTORY_PAGE_MAX}.")
+        parsed_limit = int(limit)
+    return parsed_before, parsed_limit
 
 
 def events_after(session_id: int, seq: int, limit: int = CATCH_UP_BATCH) -> list[tuple[int, str]]:
@@ -124,7 +161,7 @@ def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[byt
         "type": "history",
         "session_name": session.name,
         "status": session.status,
-        "messages": history(session, up_to=newest),
+        **history(session, before=newest + 1),
         "session": payloads.session_state(session),
     }
     frames.append(encode(snapshot, id=newest))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from django.http import Http404
+from django.conf import settings
 
 from chatbot import payloads, selectors
 from chatbot.models import ChatSession
@@ -17,6 +17,7 @@ from fiido.realtime import session_group
 from fiido.realtime.hub import db_call
 from fiido.realtime.stream import (
     StreamEnded,
+    client_address,
     django_session,
     header,
     query_param,
@@ -65,21 +66,19 @@ def requested_last_event_id(scope) -> int | None:
     return selectors.parse_last_event_id(raw)
 
 
-def _owned_session(scope, name: str) -> ChatSession | None:
-    try:
-        return selectors.customer_session_for(django_session(scope), name)
-    except Http404:
-        return None
-
-
 async def customer_events(scope, receive, send, *, name: str) -> None:
     """``GET /api/sessions/<name>/events``: the owner's stream; anyone else gets 404."""
     if scope["method"] != "GET":
         return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
-    session = await db_call(_owned_session, scope, name)
+    visitor = django_session(scope)
+    session = await db_call(selectors.customer_session_or_none, visitor, name)
     if session is None:
         return await send_json_error(send, 404, selectors.SESSION_NOT_FOUND)
-    await serve(receive, send, session_stream(session, requested_last_event_id(scope), send))
+    caps = [
+        (("conversation", name, visitor.session_key or ""), settings.SSE_MAX_STREAMS_PER_CONVERSATION),
+        (("address", client_address(scope)), settings.SSE_MAX_STREAMS_PER_ADDRESS),
+    ]
+    await serve(receive, send, session_stream(session, requested_last_event_id(scope), send), caps=caps)
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

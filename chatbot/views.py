@@ -53,7 +53,21 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     return JsonResponse({**payloads.session_state(session), **position})
 
 
-@json_api("POST")
+@json_api("GET", "POST")
+def messages(request: HttpRequest, name: str) -> JsonResponse:
+    """GET: a page of earlier messages (``?before=<seq>&limit=``); POST: send one."""
+    if request.method == "GET":
+        session = selectors.access_customer_session(request, name)
+        return earlier_messages(request, session)
+    return post_message(request, name)
+
+
+def earlier_messages(request: HttpRequest, session) -> JsonResponse:
+    """The page of messages before ``?before=`` (default: the latest), both sides' pages use it."""
+    before, limit = selectors.parse_page_request(request.GET.get("before"), request.GET.get("limit"))
+    return JsonResponse(selectors.history(session, before=before, limit=limit))
+
+
 @limits.limit_customer_messages
 def post_message(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)

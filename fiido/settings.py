@@ -308,6 +308,13 @@ SSE_SEND_BUFFER_BYTES = _env_int("SSE_SEND_BUFFER_BYTES", 1024 * 1024)
 # How long a stream over that limit waits for its client to read before it
 # closes the stream.
 SSE_SLOW_READER_SECONDS = _env_int("SSE_SLOW_READER_SECONDS", 30)
+# Open streams one viewer may hold per worker (fiido/realtime/caps.py); over a
+# cap a new stream is refused with 429. Per conversation (a customer's tabs,
+# or an agent's of one conversation or of the queue), per client address for
+# customers, and per login for agents (an office behind one NAT has many).
+SSE_MAX_STREAMS_PER_CONVERSATION = _env_int("SSE_MAX_STREAMS_PER_CONVERSATION", 5)
+SSE_MAX_STREAMS_PER_ADDRESS = _env_int("SSE_MAX_STREAMS_PER_ADDRESS", 20)
+SSE_MAX_STREAMS_PER_LOGIN = _env_int("SSE_MAX_STREAMS_PER_LOGIN", 30)
 # Request bodies larger than this are refused (413) before they are read.
 API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

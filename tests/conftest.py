@@ -21,17 +21,26 @@ TEST_RATE_LIMITS = {
     "RATE_LIMIT_LOGINS": "10000/m",
     "RATE_LIMIT_LOGINS_PER_ADDRESS": "10000/m",
 }
-for _name, _rate in TEST_RATE_LIMITS.items():
-    os.environ.setdefault(_name, _rate)
+# Likewise the stream caps (fiido/realtime/caps.py): tests open hundreds of
+# streams from 127.0.0.1; tests/e2e/test_stream_caps.py sets real ones.
+TEST_STREAM_CAPS = {
+    "SSE_MAX_STREAMS_PER_CONVERSATION": "100000",
+    "SSE_MAX_STREAMS_PER_ADDRESS": "100000",
+    "SSE_MAX_STREAMS_PER_LOGIN": "100000",
+}
+for _name, _value in {**TEST_RATE_LIMITS, **TEST_STREAM_CAPS}.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def generous_rate_limits():
-    """Apply TEST_RATE_LIMITS in this process too (settings may be read before this module)."""
+    """Apply TEST_RATE_LIMITS and TEST_STREAM_CAPS in this process too (settings may be read before this module)."""
     from django.conf import settings
 
     for name in TEST_RATE_LIMITS:
         setattr(settings, name, os.environ[name])
+    for name in TEST_STREAM_CAPS:
+        setattr(settings, name, int(os.environ[name]))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user
 from django.http import Http404
 
@@ -49,6 +50,15 @@ def revoked_event(status: int) -> dict[str, str]:
     return {"type": "revoked", "reason": reason}
 
 
+def _caps(scope, what: str) -> list:
+    """An agent may hold a few streams of one conversation (or of the queue), and a bounded number in all."""
+    login = django_session(scope).session_key or ""
+    return [
+        (("agent", what, login), settings.SSE_MAX_STREAMS_PER_CONVERSATION),
+        (("login", login), settings.SSE_MAX_STREAMS_PER_LOGIN),
+    ]
+
+
 def _watcher(scope) -> dict:
     """What an agent's stream re-checks, and the group whose notice ends it:
     logging out ends it at once; deactivation, a new password or leaving the
@@ -70,7 +80,7 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
     if session is None:
         return await send_json_error(send, status, _REFUSALS[status])
     frames = session_stream(session, requested_last_event_id(scope), send, **_watcher(scope))
-    await serve(receive, send, frames)
+    await serve(receive, send, frames, caps=_caps(scope, name))
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:
@@ -81,7 +91,7 @@ async def queue_events_endpoint(scope, receive, send) -> None:
     if status != 200:
         return await send_json_error(send, status, _REFUSALS[status])
     frames = queue_events(QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot), **_watcher(scope))
-    await serve(receive, send, frames)
+    await serve(receive, send, frames, caps=_caps(scope, "queue"))
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

@@ -17,5 +17,5 @@ urlpatterns = [
     path("api/sessions/<str:name>/takeover", views.take_over, name="api-takeover"),
     path("api/sessions/<str:name>/release", views.release, name="api-release"),
     path("api/sessions/<str:name>/close", views.close, name="api-close"),
-    path("api/sessions/<str:name>/messages", views.post_message, name="api-messages"),
+    path("api/sessions/<str:name>/messages", views.messages, name="api-messages"),
 ]

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from chatbot import conversations, payloads, selectors
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
-from chatbot.views import posted_response
+from chatbot.views import earlier_messages, posted_response
 from fiido.http import json_api, json_body
 from workbench.permissions import agent_api, agent_required
 
@@ -70,10 +70,13 @@ def close(request: HttpRequest, name: str) -> JsonResponse:
     return JsonResponse(payloads.session_state(conversations.close(session, by=request.user)))
 
 
-@json_api("POST")
+@json_api("GET", "POST")
 @agent_api
-def post_message(request: HttpRequest, name: str) -> JsonResponse:
+def messages(request: HttpRequest, name: str) -> JsonResponse:
+    """GET: a page of earlier messages (``?before=<seq>&limit=``); POST: send one."""
     session = selectors.get_session(name)
+    if request.method == "GET":
+        return earlier_messages(request, session)
     data = json_body(request)
     posted = conversations.post_agent_message(
         session, agent=request.user, content=data.get("content"), client_id=data.get("client_id")

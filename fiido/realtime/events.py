@@ -21,6 +21,7 @@ class History(TypedDict):
     session_name: str
     status: str
     messages: list[dict[str, Any]]
+    has_earlier: bool
     session: dict[str, Any]
 
 

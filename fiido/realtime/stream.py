@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from functools import partial
 from importlib import import_module
 from urllib.parse import parse_qs
@@ -23,6 +23,7 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from fiido.realtime import daphne_io
+from fiido.realtime.caps import Key, stream_caps
 from fiido.realtime.hub import CATCH_UP, RECHECK, DirectWrite, Envelope, Signal, get_hub
 from fiido.realtime.sse import RETRY_FRAME, encode, security_headers, stream_headers
 
@@ -171,12 +172,29 @@ async def _recheck(recheck: Recheck | None) -> None:
         raise StreamEnded(final)
 
 
-async def serve(receive, send, frames: AsyncIterator[bytes]) -> None:
+TOO_MANY_STREAMS = "Too many open streams for this conversation or address. Close another tab, or wait."
+TOO_MANY_STREAMS_RETRY_SECONDS = b"10"
+
+
+async def serve(receive, send, frames: AsyncIterator[bytes], *, caps: Iterable[tuple[Key, int]] = ()) -> None:
     """Send ``frames`` as an SSE response until the client goes away.
 
-    A disconnect cancels the stream at whatever it awaits; its ``finally``
-    clauses leave the hub, and the response ends quietly.
+    ``caps`` are the (key, limit) pairs this stream counts against
+    (``fiido.realtime.caps``): over one, it is refused with 429 before it
+    reads anything. A disconnect cancels the stream at whatever it awaits;
+    its ``finally`` clauses leave the hub, and the response ends quietly.
     """
+    lease = stream_caps.acquire(caps)
+    if lease is None:
+        await frames.aclose()
+        return await send_json_error(send, 429, TOO_MANY_STREAMS, [(b"retry-after", TOO_MANY_STREAMS_RETRY_SECONDS)])
+    try:
+        await _serve(receive, send, frames)
+    finally:
+        lease.release()
+
+
+async def _serve(receive, send, frames: AsyncIterator[bytes]) -> None:
     task = asyncio.current_task()
     disconnected = False
 
@@ -266,6 +284,11 @@ def django_session(scope) -> SessionBase:
             break
     store = import_module(settings.SESSION_ENGINE).SessionStore
     return store(cookies.get(settings.SESSION_COOKIE_NAME))
+
+
+def client_address(scope) -> str:
+    """The client's address (a trusted proxy's word for it: fiido/proxy.py)."""
+    return (scope.get("client") or ("",))[0] or ""
 
 
 def header(scope, name: bytes) -> str | None:

@@ -182,6 +182,7 @@ export function openStream(url, { lastEventId = null, onEvent, onConnection, sta
   let lastId = lastEventId;
   let timer = null;
   let closed = false;
+  let failures = 0; // in a row: each waits twice as long (3 s … 60 s), e.g. while over a stream cap (429)
 
   async function reopenUnlessGone() {
     if (stateUrl) {
@@ -207,7 +208,10 @@ export function openStream(url, { lastEventId = null, onEvent, onConnection, sta
       } catch {
         return;
       }
-      if (data.type === "connected") onConnection("live");
+      if (data.type === "connected") {
+        failures = 0;
+        onConnection("live");
+      }
       onEvent(data);
     };
     source.onerror = () => {
@@ -216,7 +220,8 @@ export function openStream(url, { lastEventId = null, onEvent, onConnection, sta
       if (source.readyState === EventSource.CLOSED) {
         source.close();
         clearTimeout(timer);
-        timer = setTimeout(reopenUnlessGone, 3000);
+        timer = setTimeout(reopenUnlessGone, Math.min(3000 * 2 ** failures, 60000));
+        failures += 1;
       }
     };
   }
