@@ -33,6 +33,11 @@ def iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def bubble_html(message: dict[str, Any]) -> str:
+    """The one bubble partial (templates/includes/bubble.html), rendered."""
+    return render_to_string("includes/bubble.html", {"message": message}).strip()
+
+
 def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
     """A message as the API and the streams show it, rendered bubble included."""
     if message.role == Message.Role.AGENT and message.agent is not None:
@@ -52,10 +57,7 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
         "parts": message_parts(message),
     }
     local = timezone.localtime(message.created_at)
-    payload["html"] = render_to_string(
-        "includes/bubble.html",
-        {"message": {**payload, "name": name, "time": local.strftime("%H:%M")}},
-    ).strip()
+    payload["html"] = bubble_html({**payload, "name": name, "time": local.strftime("%H:%M")})
     return payload
 
 

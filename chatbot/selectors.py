@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Max, Q
+from django.db.models import Case, Count, F, Max, Q, Value, When
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chatbot import cards, payloads
+from chatbot.bots import get_bot
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession, Event, Message
 from fiido.realtime import QUEUE_GROUP
@@ -105,6 +108,15 @@ def history(session: ChatSession, *, before: int | None = None, limit: int = HIS
     rows = list(events.order_by("-seq").values_list("payload", flat=True)[: limit + 1])
     page = [json.loads(text)["message"] for text in reversed(rows[:limit])]
     return {"messages": page, "has_earlier": len(rows) > limit}
+
+
+def no_conversation_yet() -> dict[str, Any]:
+    """The chat page's state before the visitor's first message: the
+    assistant's greeting, shown from the bot, stored only once they write."""
+    greeting = {"id": "", "seq": 0, "role": Message.Role.BOT, "client_id": "", "created_at": None}
+    greeting["parts"] = [{"type": "text", "text": get_bot().greeting()}]
+    greeting["html"] = payloads.bubble_html({**greeting, "name": payloads.ROLE_NAMES[Message.Role.BOT], "time": ""})
+    return {"session_name": "", "status": "bot_active", "messages": [greeting], "has_earlier": False, "last_event_id": 0}
 
 
 def session_with_history(session: ChatSession) -> dict[str, Any]:
@@ -249,35 +261,91 @@ def session_rows(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
     return [session_row(s, last.get(s.id)) for s in sessions]
 
 
-def list_sessions(statuses: list[str] | None = None) -> list[dict[str, Any]]:
-    """Sessions in ``statuses`` (default: all but closed), waiting ones oldest first."""
+QUEUE_WAITING_SHOWN = 50  # the oldest waiting rows a queue snapshot carries; the rest are counted and paged
+QUEUE_LIVE_SHOWN = 200
+SESSION_LIST_PAGE = 50
+SESSION_LIST_PAGE_MAX = 200
+
+
+def list_sessions(
+    statuses: list[str] | None = None, *, cursor: str | None = None, limit: int = SESSION_LIST_PAGE
+) -> dict[str, Any]:
+    """A page of sessions in ``statuses`` (default: all but closed): waiting
+    ones first, oldest first, then the rest, most recently changed first;
+    ``next`` is the cursor of the following page (None after the last)."""
+    offset = _cursor_offset(cursor)
     query = ChatSession.objects.select_related("assigned_agent")
-    if statuses:
-        query = query.filter(status__in=statuses)
-    else:
-        query = query.exclude(status=Status.CLOSED)
-    sessions = sorted(
-        query.order_by("-updated_at")[:200],
-        key=lambda s: (s.status != Status.PENDING_MANUAL, s.escalated_at or s.updated_at),
+    query = query.filter(status__in=statuses) if statuses else query.exclude(status=Status.CLOSED)
+    waiting = Q(status=Status.PENDING_MANUAL)
+    query = query.annotate(
+        waiting_first=Case(When(waiting, then=Value(0)), default=Value(1)),
+        waited_since=Case(When(waiting, then=F("escalated_at"))),
+        changed_at=Case(When(~waiting, then=F("updated_at"))),
+    ).order_by(
+        "waiting_first",
+        F("waited_since").asc(nulls_last=True),  # the queue's order (queue_position's too)
+        F("changed_at").desc(nulls_last=True),
+        "id",
     )
-    return session_rows(sessions)
+    rows = list(query[offset : offset + limit + 1])
+    more = len(rows) > limit
+    return {"sessions": session_rows(rows[:limit]), "next": _cursor(offset + limit) if more else None}
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    """The position an opaque ``next`` cursor points at; 400 for one this API did not make."""
+    if cursor is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        kind, offset = raw.split(":", 1)
+        if kind != "o" or not offset.isascii() or not offset.isdigit() or len(offset) > 9:
+            raise ValueError
+        return int(offset)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidInput("cursor is not one this API gave out.") from None
+
+
+def parse_list_limit(raw: str | None) -> int:
+    if raw is None:
+        return SESSION_LIST_PAGE
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= SESSION_LIST_PAGE_MAX:
+        raise InvalidInput(f"limit must be an integer from 1 to {SESSION_LIST_PAGE_MAX}.")
+    return int(raw)
 
 
 def queue_snapshot() -> tuple[dict[str, Any], int]:
-    """The queue stream's ``queue`` event, and the version it reflects."""
+    """The queue stream's ``queue`` event, and the version it reflects.
+
+    Bounded: the oldest ``QUEUE_WAITING_SHOWN`` waiting conversations (with
+    ``counts`` of all of them; the list API pages through the rest), the live
+    ones and the recent ones with the bot. 2,000 waiting conversations made
+    every snapshot 2 MB, sent to every agent at every change.
+    """
     version = queue_version()
-    waiting = (
-        ChatSession.objects.select_related("assigned_agent")
-        .filter(status=Status.PENDING_MANUAL)
-        .order_by("escalated_at", "id")
-    )
-    live = (
-        ChatSession.objects.select_related("assigned_agent").filter(status=Status.MANUAL_LIVE).order_by("-updated_at")
-    )
-    recent = (
-        ChatSession.objects.select_related("assigned_agent")
-        .filter(status=Status.BOT_ACTIVE, updated_at__gte=timezone.now() - timedelta(days=1))
-        .order_by("-updated_at")[:RECENT_BOT_SESSIONS]
+    sessions = ChatSession.objects.select_related("assigned_agent")
+    waiting = sessions.filter(status=Status.PENDING_MANUAL).order_by("escalated_at", "id")[:QUEUE_WAITING_SHOWN]
+    live = sessions.filter(status=Status.MANUAL_LIVE).order_by("-updated_at")[:QUEUE_LIVE_SHOWN]
+    recent = sessions.filter(status=Status.BOT_ACTIVE, updated_at__gte=timezone.now() - timedelta(days=1)).order_by(
+        "-updated_at"
+    )[:RECENT_BOT_SESSIONS]
+    counts = dict(
+        ChatSession.objects.filter(status__in=[Status.PENDING_MANUAL, Status.MANUAL_LIVE])
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     rows = session_rows([*waiting, *live, *recent])
-    return {"type": "queue", "sessions": rows}, version
+    waiting_total = counts.get(Status.PENDING_MANUAL, 0)
+    event = {
+        "type": "queue",
+        "sessions": rows,
+        "counts": {"waiting": waiting_total, "live": counts.get(Status.MANUAL_LIVE, 0)},
+        # The list API's cursor past the waiting rows shown (?status=pending_manual&cursor=...).
+        "waiting_next": _cursor(QUEUE_WAITING_SHOWN) if waiting_total > QUEUE_WAITING_SHOWN else None,
+    }
+    return event, version

@@ -6,30 +6,23 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from chatbot import conversations, limits, payloads, selectors
 from chatbot.conversations import Posted
 from fiido.http import json_api, json_body
-from fiido.ratelimits import client_address, refusal
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
-    """The chat page: resumes the visitor's open conversation or starts one."""
+    """The chat page: resumes the visitor's open conversation, or shows the
+    assistant's greeting. Nothing is stored until the visitor writes or asks
+    for a person (the page's script then starts the conversation), so loading
+    the page, or a crawler, costs no rows."""
     session = selectors.current_customer_session(request.session)
-    if session is None:
-        refused = refusal(request, limits.NEW_SESSIONS, client_address(request), json=False)
-        if refused is not None:
-            return refused
-        session = conversations.start()
-        selectors.remember_owner(request, session)
-    return render(
-        request,
-        "chatbot/chat.html",
-        {"session": session, "state": selectors.session_with_history(session)},
-    )
+    state = selectors.session_with_history(session) if session else selectors.no_conversation_yet()
+    return render(request, "chatbot/chat.html", {"session": session, "state": state})
 
 
 @json_api("POST")

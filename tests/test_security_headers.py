@@ -140,9 +140,16 @@ def test_with_debug_off_cookies_are_secure_http_is_redirected_and_hsts_is_sent(s
     response = client.get("/", secure=True)
     assert response.status_code == 200
     assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert response.cookies["csrftoken"]["secure"]
+    response = client.post(
+        "/api/sessions",
+        content_type="application/json",
+        secure=True,
+        headers={"X-CSRFToken": response.cookies["csrftoken"].value},
+    )  # starting a conversation sets the session cookie
+    assert response.status_code == 201
     session_cookie = response.cookies["sessionid"]
     assert session_cookie["secure"] and session_cookie["httponly"] and session_cookie["samesite"] == "Lax"
-    assert response.cookies["csrftoken"]["secure"]
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -40,7 +40,8 @@ def session_list(request: HttpRequest) -> JsonResponse:
     unknown = set(statuses) - set(ChatSession.Status.values)
     if unknown:
         raise InvalidInput(f"Unknown status: {', '.join(sorted(unknown))}.")
-    return JsonResponse({"sessions": selectors.list_sessions(statuses)})
+    limit = selectors.parse_list_limit(request.GET.get("limit"))
+    return JsonResponse(selectors.list_sessions(statuses, cursor=request.GET.get("cursor"), limit=limit))
 
 
 @json_api("GET")

@@ -2,6 +2,7 @@
 import {
   BubbleList,
   bindComposer,
+  bindEarlier,
   formatDuration,
   getJSON,
   openStream,
@@ -11,8 +12,10 @@ import {
 } from "./live.js";
 
 const root = document.querySelector("[data-chat]");
-const name = root.dataset.session;
-const api = `/api/sessions/${encodeURIComponent(name)}`;
+// The visitor's conversation; empty until they first write or ask for a
+// person (loading the page creates nothing).
+let name = root.dataset.session;
+const api = () => `/api/sessions/${encodeURIComponent(name)}`;
 const bubbles = new BubbleList(document.getElementById("messages"));
 const statusLine = document.getElementById("status");
 const waited = document.getElementById("waited");
@@ -25,6 +28,12 @@ const escalateButton = document.getElementById("escalate");
 const cancelButton = document.getElementById("cancel-escalation");
 const endButton = document.getElementById("end-chat");
 const closedNote = document.getElementById("closed-note");
+const earlier = bindEarlier({
+  button: document.getElementById("load-earlier"),
+  bubbles,
+  url: () => `${api()}/messages`,
+  errorBox,
+});
 
 const state = {
   status: root.dataset.status,
@@ -63,11 +72,12 @@ function render() {
   renderWaited();
   root.dataset.status = state.status;
   const closed = state.status === "closed" || state.deleted;
+  const started = Boolean(name);
   input.disabled = closed;
   sendButton.disabled = closed;
   escalateButton.hidden = closed || state.status !== "bot_active";
   cancelButton.hidden = closed || state.status !== "pending_manual";
-  endButton.hidden = closed;
+  endButton.hidden = closed || !started;
   closedNote.hidden = !closed;
 }
 
@@ -86,7 +96,8 @@ function applyState(next) {
 }
 
 async function refreshState() {
-  const { ok, data } = await getJSON(api);
+  if (!name) return;
+  const { ok, data } = await getJSON(api());
   if (ok) applyState(data);
 }
 
@@ -97,6 +108,7 @@ function onEvent(data) {
       break;
     case "history":
       for (const message of data.messages || []) bubbles.add(message);
+      if (!bubbles.firstSeq() || data.messages?.[0]?.seq <= bubbles.firstSeq()) earlier.show(data.has_earlier);
       applyState(data.session || { status: data.status });
       break;
     case "message":
@@ -115,27 +127,53 @@ function onEvent(data) {
 
 // The conversation was erased (or this browser lost it): nothing more will come.
 function ended() {
-  stream.close();
+  if (stream) stream.close();
   state.deleted = true;
   connection.hidden = true;
   render();
 }
 
-const stream = openStream(`${api}/events`, {
-  lastEventId: root.dataset.lastEventId,
-  stateUrl: api,
-  onEnd: ended,
-  onEvent,
-  onConnection(mode) {
-    connection.hidden = mode === "live";
-    root.dataset.stream = mode; // "live" or "reconnecting"
-  },
-});
+let stream = null;
+
+function listen(lastEventId) {
+  stream = openStream(`${api()}/events`, {
+    lastEventId,
+    stateUrl: api(),
+    onEnd: ended,
+    onEvent,
+    onConnection(mode) {
+      connection.hidden = mode === "live";
+      root.dataset.stream = mode; // "live" or "reconnecting"
+    },
+  });
+}
+
+// The first message or "Talk to a person" starts the conversation (the page
+// showed the assistant's greeting without storing anything).
+async function ensureConversation() {
+  if (name) return true;
+  const { ok, data } = await postJSON("/api/sessions");
+  if (!ok) {
+    showError(errorBox, data.error || "Could not start a chat. Please try again.");
+    return false;
+  }
+  name = data.session_name;
+  root.dataset.session = name;
+  for (const placeholder of document.querySelectorAll('#messages [data-message-id=""]')) placeholder.remove();
+  bubbles.seen.delete("");
+  for (const message of data.messages || []) bubbles.add(message);
+  applyState(data);
+  listen(String(data.last_event_id));
+  return true;
+}
+
+if (name) listen(root.dataset.lastEventId);
 
 bindComposer({
   form,
   input,
-  url: `${api}/messages`,
+  url: () => `${api()}/messages`,
+  prepare: ensureConversation,
   bubbles,
   errorBox,
   role: "user",
@@ -147,7 +185,11 @@ bindComposer({
 
 async function act(button, path, body) {
   button.disabled = true;
-  const { ok, data } = await postJSON(`${api}/${path}`, body);
+  if (!(await ensureConversation())) {
+    button.disabled = false;
+    return;
+  }
+  const { ok, data } = await postJSON(`${api()}/${path}`, body);
   button.disabled = false;
   if (ok) {
     showError(errorBox, "");

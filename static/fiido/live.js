@@ -123,6 +123,22 @@ export class BubbleList {
     this.container.insertBefore(el, before || null);
   }
 
+  // The smallest seq shown (the point earlier pages are fetched before).
+  firstSeq() {
+    const seqs = [...this.container.querySelectorAll("[data-message-id]")]
+      .map((el) => Number(el.dataset.seq))
+      .filter((seq) => seq > 0);
+    return seqs.length ? Math.min(...seqs) : null;
+  }
+
+  // Insert earlier messages above what is shown, keeping the view where it was.
+  prepend(messages) {
+    const c = this.container;
+    const fromBottom = c.scrollHeight - c.scrollTop;
+    for (const message of messages) this.add(message);
+    c.scrollTop = c.scrollHeight - fromBottom;
+  }
+
   // An optimistic bubble for text being sent, replaced by the stored message.
   addPending({ role, name, text, clientId }) {
     const article = document.createElement("article");
@@ -260,9 +276,16 @@ export function showError(el, text) {
 // marks the bubble, and Retry posts again with the same client_id, so the
 // server stores the message once however often it arrives. `onSent(data)`
 // gets the server's answer after the stored message is shown.
-export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent = () => {} }) {
+// `url` may be a function (the chat page knows its conversation only once it
+// starts one), and `prepare()` may run first; false from it means "not now".
+export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent = () => {}, prepare = null }) {
   async function send(text, clientId) {
-    const { ok, status, data } = await postJSON(url, { content: text, client_id: clientId });
+    if (prepare && !(await prepare())) {
+      bubbles.markFailed(clientId, "Not sent.", () => send(text, clientId));
+      return;
+    }
+    const target = typeof url === "function" ? url() : url;
+    const { ok, status, data } = await postJSON(target, { content: text, client_id: clientId });
     if (ok) {
       bubbles.add(data.message);
       onSent(data);
@@ -284,4 +307,27 @@ export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent
     send(text, clientId);
   });
   enterSends(input, form);
+}
+
+// "Load earlier messages": pages and history snapshots hold only the latest
+// messages; each click fetches the page before the first one shown.
+export function bindEarlier({ button, bubbles, url, errorBox }) {
+  const target = () => (typeof url === "function" ? url() : url);
+  const show = (hasEarlier) => {
+    button.hidden = !hasEarlier;
+  };
+  button.addEventListener("click", async () => {
+    const before = bubbles.firstSeq();
+    if (before === null) return;
+    button.disabled = true;
+    const { ok, data } = await getJSON(`${target()}?before=${before}`);
+    button.disabled = false;
+    if (!ok) {
+      showError(errorBox, data.error || "Could not load earlier messages. Try again.");
+      return;
+    }
+    bubbles.prepend(data.messages || []);
+    show(data.has_earlier);
+  });
+  return { show };
 }

@@ -1,5 +1,5 @@
 // The agents' live queue (templates/workbench/queue.html).
-import { formatDuration, openStream } from "./live.js";
+import { formatDuration, getJSON, openStream } from "./live.js";
 
 const root = document.querySelector("[data-queue]");
 const me = root.dataset.me;
@@ -10,6 +10,7 @@ const lists = {
   bot: document.getElementById("bot"),
 };
 const waitingCount = document.getElementById("waiting-count");
+const moreWaiting = document.getElementById("more-waiting");
 const connection = document.getElementById("connection");
 const notifyButton = document.getElementById("enable-notifications");
 const RECENT_BOT_ROWS = 20;
@@ -17,6 +18,10 @@ const ROLE_LABELS = { bot: "Assistant", agent: "Agent", system: "Note" };
 const baseTitle = document.title;
 
 let rows = new Map(); // session name -> row (the API's session row shape)
+// Snapshots carry only the oldest waiting rows: how many wait in all, and the
+// list API's cursor past the ones this page has.
+let waitingTotal = 0;
+let waitingNext = null;
 let clockOffsetMs = 0; // server clock minus ours, learnt from waiting_seconds
 
 function learnClock(sessions) {
@@ -100,8 +105,11 @@ function render() {
   fill(lists.mine, live.filter(isMine));
   fill(lists.others, live.filter((r) => !isMine(r)));
   fill(lists.bot, bot);
-  waitingCount.textContent = String(waiting.length);
-  document.title = waiting.length ? `(${waiting.length}) ${baseTitle}` : baseTitle;
+  const total = Math.max(waiting.length, waitingTotal);
+  waitingCount.textContent = String(total);
+  document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
+  moreWaiting.hidden = !(waitingNext && total > waiting.length);
+  moreWaiting.textContent = `Show more (${total - waiting.length} more waiting)`;
 }
 
 function tick() {
@@ -180,12 +188,17 @@ function onEvent(data) {
     const arrived = sessions.filter((row) => row.status === "pending_manual" && !wasWaiting(row.session_name));
     learnClock(sessions);
     rows = new Map(sessions.map((row) => [row.session_name, row]));
+    learnCounts(data);
     render();
     for (const row of arrived) notify(row);
   } else if (data.type === "status") {
     const known = rows.get(data.session_name);
     const row = known || { session_name: data.session_name, customer_name: "", last_message: null };
     const fresh = data.status === "pending_manual" && (!known || known.status !== "pending_manual");
+    if (data.previous !== data.status) {
+      if (data.status === "pending_manual") waitingTotal += 1;
+      else if (data.previous === "pending_manual") waitingTotal = Math.max(0, waitingTotal - 1);
+    }
     Object.assign(row, {
       status: data.status,
       assigned_agent: data.agent,
@@ -198,6 +211,7 @@ function onEvent(data) {
     render();
     if (fresh) notify(row);
   } else if (data.type === "deleted") {
+    if (rows.get(data.session_name)?.status === "pending_manual") waitingTotal = Math.max(0, waitingTotal - 1);
     rows.delete(data.session_name);
     render();
   } else if (data.type === "message" && data.message) {
@@ -214,9 +228,27 @@ function onEvent(data) {
   }
 }
 
+function learnCounts(snapshot) {
+  waitingTotal = snapshot.counts ? snapshot.counts.waiting : 0;
+  waitingNext = snapshot.waiting_next || null;
+}
+
+// The next page of waiting conversations, beyond those the snapshot carried.
+moreWaiting.addEventListener("click", async () => {
+  if (!waitingNext) return;
+  moreWaiting.disabled = true;
+  const { ok, data } = await getJSON(`/workbench/api/sessions?status=pending_manual&limit=100&cursor=${encodeURIComponent(waitingNext)}`);
+  moreWaiting.disabled = false;
+  if (!ok) return;
+  for (const row of data.sessions || []) if (!rows.has(row.session_name)) rows.set(row.session_name, row);
+  waitingNext = data.next || null;
+  render();
+});
+
 const initial = JSON.parse(document.getElementById("queue-data").textContent);
-learnClock(initial);
-rows = new Map(initial.map((row) => [row.session_name, row]));
+learnClock(initial.sessions);
+rows = new Map(initial.sessions.map((row) => [row.session_name, row]));
+learnCounts(initial);
 render();
 setUpNotifications();
 setInterval(tick, 1000);

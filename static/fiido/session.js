@@ -1,5 +1,14 @@
 // The agent's view of one conversation (templates/workbench/session.html).
-import { BubbleList, bindComposer, formatDuration, openStream, postJSON, secondsSince, showError } from "./live.js";
+import {
+  BubbleList,
+  bindComposer,
+  bindEarlier,
+  formatDuration,
+  openStream,
+  postJSON,
+  secondsSince,
+  showError,
+} from "./live.js";
 
 const root = document.querySelector("[data-conversation]");
 const name = root.dataset.session;
@@ -19,6 +28,12 @@ const sendButton = form.querySelector("button[type=submit]");
 const takeOverButton = document.getElementById("take-over");
 const releaseButton = document.getElementById("release");
 const closeButton = document.getElementById("close");
+const earlier = bindEarlier({
+  button: document.getElementById("load-earlier"),
+  bubbles,
+  url: `${api}/messages`,
+  errorBox,
+});
 
 const state = {
   status: root.dataset.status,
@@ -101,6 +116,7 @@ const stream = openStream(`${api}/events`, {
   onEvent(data) {
     if (data.type === "history") {
       for (const message of data.messages || []) bubbles.add(message);
+      if (!bubbles.firstSeq() || data.messages?.[0]?.seq <= bubbles.firstSeq()) earlier.show(data.has_earlier);
       applyState(data.session || { status: data.status });
     } else if (data.type === "message") {
       bubbles.add(data.message);

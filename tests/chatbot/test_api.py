@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.contrib.sessions.models import Session as DjangoSession
 from django.test import Client
+from django.utils.html import escape
 
+from chatbot.bots import get_bot
 from chatbot.models import ChatSession, Event, Message
 
 pytestmark = pytest.mark.django_db
@@ -161,9 +164,10 @@ def test_a_body_over_64_kib_is_413_and_changes_nothing(visitor):
 
 def test_wrong_method_is_405_json(visitor):
     name = start(visitor)
-    response = visitor.get(f"/api/sessions/{name}/messages")
+    response = visitor.put(f"/api/sessions/{name}/messages")
     assert response.status_code == 405
     assert response.json() == {"error": "Method not allowed."}
+    assert response["Allow"] == "GET, POST"
 
 
 def test_a_bad_reason_is_400(visitor):
@@ -184,13 +188,24 @@ def test_csrf_stays_on_for_every_post():
     assert ok.status_code == 201
 
 
+def test_the_chat_page_stores_nothing_until_the_visitor_writes(visitor):
+    """A cookie-less GET / wrote four rows (session, conversation, greeting, event):
+    a crawler or a flood of page loads now costs none."""
+    before = (counts(), DjangoSession.objects.count())
+    page = visitor.get("/")
+    assert page.status_code == 200 and page.context["session"] is None
+    assert 'data-session=""' in page.content.decode()
+    assert escape(get_bot().greeting()) in page.content.decode()  # shown, not stored
+    assert (counts(), DjangoSession.objects.count()) == before
+    assert visitor.head("/").status_code == 200  # HEAD answers as GET does
+
+
 def test_the_chat_page_resumes_the_same_conversation(visitor):
-    first = visitor.get("/")
-    assert first.status_code == 200
-    name = first.context["session"].name
+    name = start(visitor)
+    assert visitor.get("/").context["session"].name == name
     assert visitor.get("/").context["session"].name == name
     post(visitor, f"/api/sessions/{name}/close")
-    assert visitor.get("/").context["session"].name != name
+    assert visitor.get("/").context["session"] is None
 
 
 def test_healthz_reports_database_and_layer(visitor, settings):

@@ -182,12 +182,15 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
 
     customer = open_page(browser, f"{first.url}/", viewport={"width": 420, "height": 860})
-    wait_live(customer, "[data-chat]")
-    customer.wait_for_selector(".bubble--bot")
-    name = session_name(customer)
+    customer.wait_for_selector(".bubble--bot")  # the greeting, shown before anything is stored
+    assert session_name(customer) == ""
 
-    send(customer, "Hello, can you help me?")
+    send(customer, "Hello, can you help me?")  # the first message starts the conversation
+    wait_live(customer, "[data-chat]")
+    name = session_name(customer)
+    assert name
     assert_once(customer, "Hello, can you help me?")
+    assert customer.locator(".bubble--bot").count() >= 1
     customer.wait_for_selector(".bubble--bot >> nth=1")  # the bot answered
     customer.get_by_text("The assistant is answering.").wait_for()
 
@@ -305,9 +308,9 @@ def test_connection_cut_resumes_without_losses_or_duplicates(browser, workers, r
     ensure_agent("alice", "alice-password", first_name="Alice")
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
     customer = open_page(browser, f"{first.url}/")
+    customer.get_by_role("button", name="Talk to a person").click()  # starts the conversation and asks
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
-    customer.get_by_role("button", name="Talk to a person").click()
     customer.get_by_text(re.compile("Waiting for an agent")).wait_for()
 
     desk = agent(second.url, "alice", "alice-password")
@@ -344,9 +347,9 @@ def test_markup_in_names_and_messages_never_runs(browser, workers):
     ensure_agent("mallory", "mallory-password", first_name=f"Mal {PWNED}")
     (worker,) = start_workers(workers, 1)
     customer = open_page(browser, f"{worker.url}/")
+    send(customer, PWNED)
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
-    send(customer, PWNED)
     assert_once(customer, PWNED)
     customer.get_by_role("button", name="Talk to a person").click()
 
@@ -375,9 +378,9 @@ def test_a_second_agent_sees_why_takeover_failed(browser, workers, redis_url):
     ensure_agent("bob", "bob-password", first_name="Bob")
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
     customer = open_page(browser, f"{first.url}/")
+    customer.get_by_role("button", name="Talk to a person").click()
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
-    customer.get_by_role("button", name="Talk to a person").click()
 
     alice = log_in(browser, first.url, "alice", "alice-password")
     bob = log_in(browser, second.url, "bob", "bob-password")
@@ -407,6 +410,7 @@ def test_an_erased_conversation_ends_both_pages_without_reconnecting(browser, wo
     ensure_agent("alice", "alice-password", first_name="Alice")
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
     customer = open_page(browser, f"{first.url}/")
+    send(customer, "Please forget me.")
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
     desk = log_in(browser, second.url, "alice", "alice-password")
