@@ -432,3 +432,10 @@ def test_a_long_run_of_unclosed_tags_in_a_message_stays_text(demo):
 def test_a_message_much_longer_than_every_question_is_still_matched_by_its_keywords(demo):
     text = fill("How long does delivery take?", " and what about it", "")
     assert match_faq(text).question == "How long does delivery take?"
+
+
+def test_a_message_that_reads_like_a_question_without_its_keywords_is_matched(demo):
+    FaqEntry.objects.create(question="Do you sell gift cards?", keywords="", answer="Yes, from £25.")
+    assert match_faq("do you sell giftcards").question == "Do you sell gift cards?"
+    # Far longer than the question it cannot read like it, and is not compared (difflib's cost).
+    assert match_faq(fill("do you sell giftcards", " ", "?")) is None
