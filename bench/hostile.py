@@ -30,9 +30,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# A customer's long message, without repeats (distinct words are what the FAQ
+# matcher pays for); repeated when a longer one is asked for.
 ORDINARY = (
-    "Hello, I bought a Fiido D11 from your shop last month and I love it so far. Could you tell me "
-    "whether the rear rack fits the C11 as well, and what colours it comes in? My friend wants one too. "
+    "Hello, I bought a Fiido D11 from your shop last month and I love it so far. My commute is about "
+    "twelve kilometres each way, mostly flat, with one steep hill near the station, and the bike copes "
+    "with it easily on the second assist level. A few questions, though, if you have a moment. First, "
+    "could you tell me whether the rear rack fits the C11 as well, and what colours it comes in? My "
+    "friend is thinking of getting one and would like a matching rack for her panniers. Second, the "
+    "display sometimes shows a strange symbol after I switch it on in the morning; it disappears after "
+    "a minute or two, so perhaps it is nothing, but I wanted to mention it before it becomes a problem. "
+    "Third, I live in a flat on the fourth floor and carry the bike upstairs every evening. Is there a "
+    "recommended way to fold it so the pedals do not scratch the paint? I have already put some tape on "
+    "the frame, which helps a little. Fourth, my partner would like to order a helmet and a lock from "
+    "your accessories page, but the site would not accept her postcode yesterday. We tried twice, on a "
+    "phone and on a laptop, with the same result. Could somebody look into that, or can we order by "
+    "email instead? Finally, a small compliment: the assembly instructions were clear, the box arrived "
+    "undamaged, and the courier was friendly and on time. I will happily recommend you to colleagues "
+    "who are looking for something practical for city riding. Many thanks in advance for your help, "
+    "and sorry for the long message; I thought it best to put everything together in one place rather "
+    "than writing five separate times. Kind regards from a happy customer in Leeds, and have a lovely "
+    "weekend when it comes. P.S. If there is a newsletter with riding tips, please sign me up for it. "
 )
 
 
@@ -54,7 +72,16 @@ def numbers(length: int) -> str:
     return fill(" ".join(f"UK{index}" for index in range(10000, 10000 + length)), length)
 
 
-# Each builds a message of the given length (MESSAGE_MAX_CHARS by default).
+def question_reach(length: int) -> int:
+    """The longest message that can still read like an FAQ question (``builtin._likeness``), at most ``length``."""
+    from chatbot.bots.builtin import FAQ_QUESTION_SIMILARITY
+    from chatbot.models import FaqEntry
+
+    longest = max(len(question) for question in FaqEntry.objects.values_list("question", flat=True))
+    return min(length, int(longest * (2 / FAQ_QUESTION_SIMILARITY - 1)))
+
+
+# Each builds a message of at most the given length (MESSAGE_MAX_CHARS by default).
 HOSTILE: dict[str, Callable[[int], str]] = {
     "keyword, spaces, x (probe)": lambda n: fill(" ", n, head="warranty", tail="x"),
     "keyword, newlines, x (probe)": lambda n: fill("\n", n, head="warranty", tail="x"),
@@ -83,6 +110,9 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "Chinese lookalikes": lambda n: fill("人客订单物", n),
     "card opening tags": lambda n: fill("[PRODUCT]", n),
     "opening tag and separators": lambda n: fill("|", n, head="[PRODUCT]a"),
+    # difflib compares a message with each question it could read like; spaces
+    # are the questions' most repeated character, its worst case.
+    "spaces, as long as a question": lambda n: fill(" ", question_reach(n), head="warranty", tail="x"),
 }
 
 
@@ -136,21 +166,29 @@ def main() -> int:
         from django.conf import settings
 
         length = args.length or settings.MESSAGE_MAX_CHARS
-        ordinary = cost_ms(fill(ORDINARY, length).strip(), args.runs)
-        budget = max(args.ratio * ordinary, args.floor_ms)
-        print(f"{length} characters per message; ordinary prose {ordinary:.2f} CPU-ms; budget {budget:.2f} CPU-ms")
-        print(f"(the larger of {args.ratio:g}x ordinary and {args.floor_ms:g} ms; fastest of {args.runs} runs)\n")
-        print(f"| {'hostile message':<30} | {'CPU-ms':>8} | {'x ordinary':>10} | verdict |")
-        print(f"| {'-' * 30} | {'-' * 8}: | {'-' * 10}: | ------- |")
+        ordinary: dict[int, float] = {}  # CPU-ms of ordinary prose, by length
+
+        def ordinary_ms(size: int) -> float:
+            if size not in ordinary:
+                ordinary[size] = cost_ms(fill(ORDINARY, size).strip(), args.runs)
+            return ordinary[size]
+
+        print(f"{length} characters per message; ordinary prose {ordinary_ms(length):.2f} CPU-ms")
+        print(f"budget: the larger of {args.ratio:g}x ordinary prose of the same length and {args.floor_ms:g} ms")
+        print(f"(CPU-ms: the fastest of {args.runs} runs)\n")
+        print(f"| {'hostile message':<30} | {'chars':>5} | {'CPU-ms':>6} | {'ordinary':>8} | {'ratio':>5} | verdict |")
+        print(f"| {'-' * 30} | {'-' * 4}: | {'-' * 5}: | {'-' * 7}: | {'-' * 4}: | ------- |")
         over = []
         for name, build in HOSTILE.items():
             text = build(length).strip()  # what the bot sees: the API strips the message
             assert len(text) <= settings.MESSAGE_MAX_CHARS, name
-            spent = cost_ms(text, args.runs)
-            verdict = "ok" if spent <= budget else "OVER"
-            if spent > budget:
+            spent, usual = cost_ms(text, args.runs), ordinary_ms(len(text))
+            within = spent <= max(args.ratio * usual, args.floor_ms)
+            if not within:
                 over.append(name)
-            print(f"| {name:<30} | {spent:>8.2f} | {spent / ordinary:>10.1f} | {verdict:<7} |")
+            verdict = "ok" if within else "OVER"
+            figures = f"{len(text):>5} | {spent:>6.2f} | {usual:>8.2f} | {spent / usual:>5.1f}"
+            print(f"| {name:<30} | {figures} | {verdict:<7} |")
     if over:
         print(f"\n{len(over)} over budget: {', '.join(over)}")
         return 1
