@@ -15,7 +15,12 @@ from tests.support import RedisServer, Worker, need, redis_answers, worker_env
 # client and worker request comes from 127.0.0.1: the suite runs with generous
 # limits, which the workers it starts inherit through the environment.
 # tests/test_rate_limits.py sets real ones. An explicit RATE_LIMIT_* wins.
-TEST_RATE_LIMITS = {"RATE_LIMIT_MESSAGES": "10000/m", "RATE_LIMIT_SESSIONS": "10000/m", "RATE_LIMIT_LOGINS": "10000/m"}
+TEST_RATE_LIMITS = {
+    "RATE_LIMIT_MESSAGES": "10000/m",
+    "RATE_LIMIT_MESSAGES_PER_ADDRESS": "10000/m",
+    "RATE_LIMIT_SESSIONS": "10000/m",
+    "RATE_LIMIT_LOGINS": "10000/m",
+}
 for _name, _rate in TEST_RATE_LIMITS.items():
     os.environ.setdefault(_name, _rate)
 
