@@ -1,6 +1,8 @@
 """The customer side's rate limits, on the mechanism of ``fiido.ratelimits``.
 
-- customer messages: per conversation (``RATE_LIMIT_MESSAGES``);
+- customer messages: per conversation (``RATE_LIMIT_MESSAGES``), and per
+  client address over all its conversations (``RATE_LIMIT_MESSAGES_PER_ADDRESS``),
+  since every new conversation brings a fresh per-conversation allowance;
 - new conversations: per client address, through the API and the chat page
   (``RATE_LIMIT_SESSIONS``).
 """
@@ -17,6 +19,11 @@ from chatbot.selectors import owned_names
 from fiido.ratelimits import Limit, client_address, refusal
 
 MESSAGES = Limit("fiido.messages", "RATE_LIMIT_MESSAGES", "Too many messages in this conversation. Wait a moment.")
+MESSAGES_PER_ADDRESS = Limit(
+    "fiido.messages-per-address",
+    "RATE_LIMIT_MESSAGES_PER_ADDRESS",
+    "Too many messages from your address. Wait a moment.",
+)
 NEW_SESSIONS = Limit("fiido.sessions", "RATE_LIMIT_SESSIONS", "Too many new conversations from your address.")
 
 
@@ -31,18 +38,20 @@ def limit_new_sessions(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
 
 def limit_customer_messages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Customer message views: at most ``RATE_LIMIT_MESSAGES`` per conversation.
+    """Customer message views: at most ``RATE_LIMIT_MESSAGES_PER_ADDRESS`` per
+    client address and ``RATE_LIMIT_MESSAGES`` per conversation.
 
-    Only the conversation's owner is counted: anyone else gets the view's 404
-    and cannot use up the owner's allowance by guessing a name.
+    Every post counts against the caller's own address, whichever conversation
+    it names. Only the conversation's owner is counted against the
+    conversation: anyone else gets the view's 404 and cannot use up the
+    owner's allowance by guessing a name.
     """
 
     @wraps(view)
     def wrapper(request: HttpRequest, name: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        if name in owned_names(request.session):
+        refused = refusal(request, MESSAGES_PER_ADDRESS, client_address(request))
+        if refused is None and name in owned_names(request.session):
             refused = refusal(request, MESSAGES, name)
-            if refused is not None:
-                return refused
-        return view(request, name, *args, **kwargs)
+        return refused or view(request, name, *args, **kwargs)
 
     return wrapper

@@ -344,6 +344,9 @@ if os.environ.get("RATELIMIT_IP_META_KEY"):
     # It trusted a header from anyone (security probe, finding 7).
     raise ImproperlyConfigured("RATELIMIT_IP_META_KEY is gone: set TRUSTED_PROXIES to the proxy's address instead.")
 RATE_LIMIT_MESSAGES = _env_rate("RATE_LIMIT_MESSAGES", "20/m")  # customer messages per conversation
+# Customer messages per client address, over all its conversations: each new
+# conversation brings its own RATE_LIMIT_MESSAGES (security probe, finding 5).
+RATE_LIMIT_MESSAGES_PER_ADDRESS = _env_rate("RATE_LIMIT_MESSAGES_PER_ADDRESS", "60/m")
 RATE_LIMIT_SESSIONS = _env_rate("RATE_LIMIT_SESSIONS", "10/m")  # new conversations per client address
 RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per address and username
 RATE_LIMIT_LOGINS_PER_ADDRESS = _env_rate("RATE_LIMIT_LOGINS_PER_ADDRESS", "20/m")  # whatever the username

@@ -17,6 +17,7 @@ from tests.support import RedisServer, Worker, need, redis_answers, worker_env
 # tests/test_rate_limits.py sets real ones. An explicit RATE_LIMIT_* wins.
 TEST_RATE_LIMITS = {
     "RATE_LIMIT_MESSAGES": "10000/m",
+    "RATE_LIMIT_MESSAGES_PER_ADDRESS": "10000/m",
     "RATE_LIMIT_SESSIONS": "10000/m",
     "RATE_LIMIT_LOGINS": "10000/m",
     "RATE_LIMIT_LOGINS_PER_ADDRESS": "10000/m",

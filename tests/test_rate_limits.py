@@ -1,5 +1,6 @@
-"""Rate limits: customer messages per conversation, new conversations per
-address, login attempts per address and username; 429 with Retry-After.
+"""Rate limits: customer messages per conversation and per address, new
+conversations per address, login attempts per address and username; 429 with
+Retry-After.
 
 The suite runs with generous limits (tests/conftest.py); each test here sets
 the rate it checks, and counts from an address or session of its own, so
@@ -11,7 +12,10 @@ of a test would reset its count.
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 import uuid
 
 import httpx
@@ -20,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from chatbot.models import ChatSession, Message
+from tests.support import ROOT
 from workbench.management.commands.create_agent import ensure_agent
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +81,49 @@ def test_a_stranger_cannot_use_up_the_owners_allowance(settings):
     assert send(owner, name, "first").status_code == 201
     assert send(owner, name, "second").status_code == 201
     assert_429(send(owner, name, "third"))
+
+
+# ---------------------------------------------------------------------------
+# Customer messages per client address, over all its conversations
+# ---------------------------------------------------------------------------
+def test_messages_over_the_rate_of_one_address_get_429_whatever_the_conversation(settings):
+    """A new conversation brings a new per-conversation allowance, not a new
+    per-address one (security probe, finding 5)."""
+    settings.RATE_LIMIT_MESSAGES = "100/h"
+    settings.RATE_LIMIT_MESSAGES_PER_ADDRESS = "4/h"
+    address = fresh_address()
+    customer = Client(REMOTE_ADDR=address)
+    first, second = (post(customer, "/api/sessions").json()["session_name"] for _ in range(2))
+    for index in range(2):
+        assert send(customer, first, f"question {index}").status_code == 201
+        assert send(customer, second, f"question {index}").status_code == 201
+    # A third conversation, even from a fresh browser at the same address, gets no more.
+    other_browser = Client(REMOTE_ADDR=address)
+    third = post(other_browser, "/api/sessions").json()["session_name"]
+    stored = Message.objects.filter(session__name__in=[first, second, third]).count()
+    assert_429(send(other_browser, third, "one too many"))
+    assert_429(send(customer, first, "still too many"))
+    assert Message.objects.filter(session__name__in=[first, second, third]).count() == stored
+    # Another address is not affected.
+    elsewhere = Client(REMOTE_ADDR=fresh_address())
+    name = post(elsewhere, "/api/sessions").json()["session_name"]
+    assert send(elsewhere, name, "hello").status_code == 201
+
+
+def test_the_address_limit_counts_with_the_conversation_limit(settings):
+    """Whichever limit is lower refuses first; both answer the same 429."""
+    settings.RATE_LIMIT_MESSAGES = "2/h"
+    settings.RATE_LIMIT_MESSAGES_PER_ADDRESS = "3/h"
+    customer = Client(REMOTE_ADDR=fresh_address())
+    first, second = (post(customer, "/api/sessions").json()["session_name"] for _ in range(2))
+    assert [send(customer, first, "q").status_code for _ in range(2)] == [201, 201]
+    conversation_full = send(customer, first, "over the conversation's rate")
+    assert_429(conversation_full)
+    assert "conversation" in conversation_full.json()["error"]
+    # The refused post still counted against the address: three posts so far.
+    address_full = send(customer, second, "over the address's rate")
+    assert_429(address_full)
+    assert "address" in address_full.json()["error"]
 
 
 # ---------------------------------------------------------------------------
@@ -187,6 +235,17 @@ def test_a_malformed_rate_is_refused_at_startup(monkeypatch, raw):
     monkeypatch.setenv("RATE_LIMIT_MESSAGES", raw)
     with pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_MESSAGES"):
         _env_rate("RATE_LIMIT_MESSAGES", "20/m")
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_MESSAGES", "RATE_LIMIT_MESSAGES_PER_ADDRESS"])
+def test_the_settings_refuse_a_malformed_message_rate(name):
+    """Each message rate is read through the same check as the others, at startup."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fiido.settings", name: "60"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import fiido.settings"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name} must be a rate like 20/m" in result.stderr
 
 
 @pytest.mark.parametrize("raw", ["20/m", "100/h", "5/10s", "1000/d"])

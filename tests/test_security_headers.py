@@ -182,7 +182,8 @@ def test_production_settings():
         "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) for k in ["
         "'SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT',"
         "'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', 'SECURE_CONTENT_TYPE_NOSNIFF',"
-        "'SECURE_REFERRER_POLICY', 'RATE_LIMIT_MESSAGES', 'RATE_LIMIT_SESSIONS', 'RATE_LIMIT_LOGINS']}"
+        "'SECURE_REFERRER_POLICY', 'RATE_LIMIT_MESSAGES', 'RATE_LIMIT_MESSAGES_PER_ADDRESS', 'RATE_LIMIT_SESSIONS',"
+        "'RATE_LIMIT_LOGINS']}"
         " | {'CACHE': s.CACHES['default']['BACKEND']}))"
     )
     result = run_manage("shell", "-v", "0", "-c", script, env=PRODUCTION_ENV)
@@ -198,6 +199,7 @@ def test_production_settings():
         "SECURE_CONTENT_TYPE_NOSNIFF": True,
         "SECURE_REFERRER_POLICY": "same-origin",
         "RATE_LIMIT_MESSAGES": "20/m",
+        "RATE_LIMIT_MESSAGES_PER_ADDRESS": "60/m",
         "RATE_LIMIT_SESSIONS": "10/m",
         "RATE_LIMIT_LOGINS": "5/m",
         "CACHE": "django.core.cache.backends.redis.RedisCache",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from difflib import SequenceMatcher, get_close_matches
 
 from chatbot.bots import orders
@@ -126,21 +127,55 @@ def _words(text: str) -> list[str]:
     return [_stem(word) for word in _WORD.findall(text.lower())]
 
 
-def _keyword_hit(keyword: str, lowered: str, words: list[str]) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Wording:
+    """A message as the keyword matcher reads it: worked out once per message, not once per keyword."""
+
+    lowered: str
+    words: frozenset[str]
+    phrase: str  # the stemmed words, one space apart
+    fuzzy_candidates: tuple[str, ...]  # distinct words long enough to count despite a typo
+
+
+def _wording(text: str) -> _Wording:
+    lowered = text.lower()
+    words = _words(lowered)
+    distinct = frozenset(words)
+    candidates = tuple(word for word in distinct if len(word) >= FUZZY_MIN_LENGTH)
+    return _Wording(lowered, distinct, " ".join(words), candidates)
+
+
+def _keyword_hit(keyword: str, wording: _Wording) -> bool:
     if not keyword.isascii():
-        return keyword in lowered  # Chinese and other scripts without spaces
+        return keyword in wording.lowered  # Chinese and other scripts without spaces
     wanted = _words(keyword)
     if not wanted:
         return False
     if len(wanted) > 1:
-        return " ".join(wanted) in " ".join(words)
+        return " ".join(wanted) in wording.phrase
     word = wanted[0]
-    if word in words:
+    if word in wording.words:
         return True
     if len(word) < FUZZY_MIN_LENGTH:
         return False
-    candidates = [w for w in words if len(w) >= FUZZY_MIN_LENGTH]
-    return bool(get_close_matches(word, candidates, n=1, cutoff=FUZZY_WORD_SIMILARITY))
+    # Each distinct word is compared once: a word repeated a thousand times costs what it costs once.
+    return bool(get_close_matches(word, wording.fuzzy_candidates, n=1, cutoff=FUZZY_WORD_SIMILARITY))
+
+
+def _likeness(message: str, question: str) -> float:
+    """How much ``message`` reads like ``question``, from 0 to 1 (difflib's ratio).
+
+    difflib's cost grows with the product of the lengths and with the repeats
+    of each character, and the customer picks the message: a message too long
+    to reach ``FAQ_QUESTION_SIMILARITY`` (the ratio is at most twice the shorter
+    length over the sum) is not compared and resembles nothing. What is still
+    compared is at most about twice as long as the question, whose length the
+    staff choose.
+    """
+    matcher = SequenceMatcher(None, message, question)
+    if len(message) > len(question) and matcher.real_quick_ratio() < FAQ_QUESTION_SIMILARITY:
+        return 0.0
+    return matcher.ratio()
 
 
 def match_faq(text: str) -> FaqEntry | None:
@@ -148,17 +183,19 @@ def match_faq(text: str) -> FaqEntry | None:
 
     An entry fits when one of its keywords occurs (whole words; a typo or a
     plural still counts), or when the message reads like its question. The
-    most keyword hits wins; resemblance to the question breaks ties.
+    most keyword hits wins; resemblance to the question breaks ties (between
+    questions a message is too long to resemble, the first entry wins). The
+    cost is linear in the message's length (bench/hostile.py measures it).
     """
     lowered = text.lower()
-    words = _words(text)
     if not lowered.strip():
         return None
+    wording = _wording(text)
     best: tuple[float, float] | None = None
     chosen = None
     for entry in FaqEntry.objects.filter(is_active=True):
-        hits = sum(_keyword_hit(keyword, lowered, words) for keyword in entry.keyword_list())
-        likeness = SequenceMatcher(None, lowered.strip(), entry.question.lower()).ratio()
+        hits = sum(_keyword_hit(keyword, wording) for keyword in entry.keyword_list())
+        likeness = _likeness(lowered.strip(), entry.question.lower())
         if hits == 0 and likeness < FAQ_QUESTION_SIMILARITY:
             continue
         score = (hits, likeness)

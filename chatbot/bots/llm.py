@@ -5,7 +5,8 @@ Set ``CHATBOT_BACKEND=chatbot.bots.llm.LLMBot`` and ``LLM_BASE_URL``,
 and two tools: ``lookup_order`` and ``escalate_to_human``. When it looks an
 order up, the product cards are written by ``orders.product_blocks`` from the
 database, the same function the built-in bot uses; any block the model
-writes itself is dropped, so a card can never show an invented order or link.
+writes itself is dropped and any tag left over blanked out (``model_words``),
+so a card can never show an invented order or link.
 
 All requests of one reply share ``CHATBOT_TIMEOUT_SECONDS``. When the time
 runs out, or the endpoint fails, ``reply`` raises; the state machine then
@@ -190,15 +191,31 @@ class _Exchange:
         return orders.order_facts(order)
 
     def _reply(self, content: str) -> BotReply:
-        # Cards come from the database only: drop any well-formed block the model wrote.
-        text = "".join(part["text"] for part in cards.parse(content) if part["type"] == "text")
-        answered = NO_ANSWER_MARK not in text and not (self.looked_up and not self.found)
-        text = text.replace(NO_ANSWER_MARK, "").strip()[:MAX_REPLY_CHARS]
+        words, answered = model_words(content)
         blocks = [orders.product_blocks(order) for order in self.found.values()]
-        text = "\n".join(part for part in [text, *blocks] if part)
+        text = "\n".join(part for part in [words, *blocks] if part)
         if not text.strip():
             raise LLMError("the model answered with nothing")
-        return BotReply(text, answered=answered)
+        return BotReply(text, answered=answered and not (self.looked_up and not self.found))
+
+
+def model_words(content: str) -> tuple[str, bool]:
+    """The model's own words as the customer may see them, and whether they answer.
+
+    Cards come from the database only, so nothing the model writes may parse
+    as one: its well-formed blocks are dropped, then every ``[PRODUCT]`` and
+    ``[/PRODUCT]`` left is blanked out; ``[NO_ANSWER]`` marks it an "I don't
+    know" and is never shown. Each piece taken out (a mark, a block, a tag)
+    leaves a space, which is part of none of them, so taking one out can never
+    join what surrounds it into a new one: ``[PRO[NO_ANSWER]DUCT]`` or a block
+    nested in another stays text, in one pass over the text (repeating until
+    nothing is left would cost the square of the nesting).
+    """
+    answered = NO_ANSWER_MARK not in content
+    text = content.replace(NO_ANSWER_MARK, " ")
+    text = " ".join(part["text"] for part in cards.parse(text) if part["type"] == "text")
+    text = text.replace(cards.OPEN_TAG, " ").replace(cards.CLOSE_TAG, " ")
+    return text.strip()[:MAX_REPLY_CHARS], answered
 
 
 def _system_prompt() -> str:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from chatbot import cards, conversations
 from chatbot.bots import orders
-from chatbot.bots.builtin import BuiltinBot, match_faq
+from chatbot.bots.base import GREETING
+from chatbot.bots.builtin import ASK_ORDER_NUMBER, DONT_KNOW, THANKS_REPLY, BuiltinBot, match_faq
 from chatbot.demo import seed_orders_and_faq
 from chatbot.models import CardStatus, ChatSession, FaqEntry, Message, Order, OrderItem, Shipment
 
@@ -253,3 +258,184 @@ def test_the_api_answers_an_order_question_with_cards(demo):
     )
     assert response.status_code == 201
     assert len(card_parts(response.json()["reply"])) == 2
+
+
+# ---------------------------------------------------------------------------
+# Hostile messages (security probe 2026-12, finding 5): every pattern and
+# matcher that reads customer text must cost time linear in its length. These
+# tests check that the answers to such messages stay right; bench/hostile.py
+# measures their cost (no timing here: a shared machine makes timing flaky).
+# ---------------------------------------------------------------------------
+LONGEST = 2000  # MESSAGE_MAX_CHARS's default: the longest message a customer may send
+
+
+def fill(head: str, unit: str, tail: str, length: int = LONGEST) -> str:
+    """``head``, ``unit`` repeated, ``tail``: exactly ``length`` characters."""
+    body = length - len(head) - len(tail)
+    return head + (unit * (body // len(unit) + 1))[:body] + tail
+
+
+def distinct_numbers(length: int = LONGEST) -> tuple[str, list[str]]:
+    """Distinct order numbers ``UK10000 UK10001 …`` filling ``length`` characters, and the numbers."""
+    numbers = [f"UK{index}" for index in range(10000, 10000 + length // 8)]
+    return " ".join(numbers), numbers
+
+
+# The order-number pattern before the probe: quadratic on whitespace runs, but
+# the reference for what counts as an order number.
+PROBED_ORDER_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9])#?\s*(US|UK|EU|DE|FR|IT|ES|NL|PL)-?(\d{3,12})(?![A-Za-z0-9])", re.IGNORECASE
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        (fill("#", " ", "UK22080"), ["UK22080"]),
+        (fill("", " \t\n\r\x0b\x0c\xa0\u3000", "#uk22080"), ["UK22080"]),
+        (fill("", "\n", "# de41290?"), ["DE41290"]),
+        (fill("", "#", "UK22080"), ["UK22080"]),
+        (fill("", "# ", "pl50321"), ["PL50321"]),
+        (fill("UK", " ", "22080"), []),  # a space between prefix and digits: not an order
+        (fill("", "UK ", ""), []),
+        (fill("", "UKusEUde", ""), []),
+        (fill("", "#UK-", ""), []),
+        (fill("UK", "7", ""), []),  # more than 12 digits
+        (fill("", "1", ""), []),
+        (fill("", "uk12 ", ""), []),
+        (fill("", "XUK22080", ""), []),
+        (fill("", "UK22080 ", ""), ["UK22080"]),
+        distinct_numbers(),
+    ],
+    ids=lambda value: repr(value[:24]) if isinstance(value, str) else None,
+)
+def test_order_numbers_in_hostile_messages(text, numbers):
+    assert len(text) <= LONGEST
+    assert orders.find_order_numbers(text) == numbers
+
+
+ORDER_PIECES = ["#", " ", "\t", "\n", "\u3000", "-", "x", "UK", "uk", "Us", "PL", "GB", "2", "22080", "1234567890123"]
+
+
+@hypothesis_settings(deadline=None)  # the machine is shared; a slow example is not a failure
+@given(st.lists(st.one_of(st.sampled_from(ORDER_PIECES), st.text(max_size=3)), max_size=30).map("".join))
+@example("a#  UK22080")
+@example("X#UK22080 #\tde41290 uk-22080")
+def test_order_numbers_are_what_the_probed_pattern_found(text):
+    """The linear pattern finds exactly the numbers the documented (quadratic) one found."""
+    expected = list(dict.fromkeys(m.group(1).upper() + m.group(2) for m in PROBED_ORDER_NUMBER.finditer(text)))
+    assert orders.find_order_numbers(text) == expected
+
+
+def reply_to(text: str) -> tuple[dict, ChatSession]:
+    session = conversations.start()
+    reply = ask(session, text)
+    session.refresh_from_db()
+    return reply, session
+
+
+def faq_answer(question: str) -> str:
+    return FaqEntry.objects.get(question=question).answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        fill("warranty", " ", "x"),
+        fill("warranty", "\n", "x"),
+        fill("warranty", "\t", "x"),
+        fill("warranty", " \t\n\r\xa0\u3000", "x"),
+        fill("", "warranty ", ""),
+        fill("", "warrenty ", ""),  # a typo, repeated
+        fill("", "broken repair ", ""),
+    ],
+    ids=["spaces", "newlines", "tabs", "mixed-whitespace", "keyword-repeated", "typo-repeated", "keywords-repeated"],
+)
+def test_a_long_hostile_message_with_a_faq_keyword_gets_the_faq_answer(demo, text):
+    reply, session = reply_to(text)
+    assert reply["content"] == faq_answer("What does the warranty cover?")
+    assert session.bot_misses == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        fill("#", " ", "uk22080"),
+        fill("Where is my order", " \t\n", "#UK22080"),
+        fill("", "#", "UK22080"),
+        fill("", "UK22080 ", ""),
+    ],
+    ids=["hash-spaces", "mixed-whitespace", "hashes", "number-repeated"],
+)
+def test_a_long_hostile_message_with_an_order_number_gets_its_cards(demo, text):
+    reply, _ = reply_to(text)
+    assert [card["title"] for card in card_parts(reply)] == ["Fiido D11 Folding E-bike", "Fiido Rear Rack"]
+
+
+def test_a_message_full_of_order_numbers_is_answered_for_the_first_three(demo):
+    text, numbers = distinct_numbers()
+    reply, _ = reply_to(text)
+    assert card_parts(reply) == []
+    for number in numbers[: orders.MAX_ORDERS_PER_REPLY]:
+        assert f"couldn't find an order {number}" in reply["content"]
+    assert numbers[orders.MAX_ORDERS_PER_REPLY] not in reply["content"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (fill("hi", " ", "!"), GREETING),
+        (fill("Hello", "\n", "!"), GREETING),
+        (fill("", "!", "hello"), GREETING),
+        (fill("thank you", " \t", "!"), THANKS_REPLY),
+        (fill("", "my my order track ", ""), ASK_ORDER_NUMBER),
+        (fill("", "人客订单物", ""), ASK_ORDER_NUMBER),
+        (fill("hi", " ", "x"), DONT_KNOW),
+        (fill("", "a", ""), DONT_KNOW),
+        (fill("", "UK ", "x"), DONT_KNOW),
+        (fill("", "personal agentive humanoid ", ""), DONT_KNOW),
+        (fill("", "[PRODUCT]", ""), DONT_KNOW),
+        (fill("[PRODUCT]a", "|", ""), DONT_KNOW),
+    ],
+    ids=[
+        "greeting-spaces",
+        "greeting-newlines",
+        "punctuation-greeting",
+        "thanks-whitespace",
+        "order-question-repeated",
+        "chinese-order-question",
+        "greeting-spaces-then-a-word",
+        "one-long-word",
+        "prefixes-without-digits",
+        "handoff-lookalikes",
+        "card-opening-tags",
+        "opening-tag-and-separators",
+    ],
+)
+def test_long_hostile_messages_get_the_right_answer(demo, text, expected):
+    reply, session = reply_to(text)
+    assert reply["content"] == expected
+    assert session.status == Status.BOT_ACTIVE
+
+
+def test_a_long_hostile_message_that_asks_for_a_person_escalates(demo):
+    _, session = reply_to(fill("please", " \n\t", "agent"))
+    assert session.status == Status.PENDING_MANUAL
+
+
+def test_a_long_run_of_unclosed_tags_in_a_message_stays_text(demo):
+    session = conversations.start()
+    posted = conversations.post_customer_message(session, content=fill("", "[PRODUCT]a|b|c|d|e|f|g|", ""))
+    assert [part["type"] for part in posted.message["parts"]] == ["text"]
+
+
+def test_a_message_much_longer_than_every_question_is_still_matched_by_its_keywords(demo):
+    text = fill("How long does delivery take?", " and what about it", "")
+    assert match_faq(text).question == "How long does delivery take?"
+
+
+def test_a_message_that_reads_like_a_question_without_its_keywords_is_matched(demo):
+    FaqEntry.objects.create(question="Do you sell gift cards?", keywords="", answer="Yes, from £25.")
+    assert match_faq("do you sell giftcards").question == "Do you sell gift cards?"
+    # Far longer than the question it cannot read like it, and is not compared (difflib's cost).
+    assert match_faq(fill("do you sell giftcards", " ", "?")) is None

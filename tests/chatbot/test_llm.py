@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from chatbot import conversations
+from chatbot import cards, conversations
+from chatbot.bots import orders
+from chatbot.bots.llm import NO_ANSWER_MARK, LLMBot, LLMError, _Exchange, model_words
 from chatbot.conversations import BOT_APOLOGY
 from chatbot.demo import seed_orders_and_faq
 from chatbot.models import ChatSession, Message
@@ -257,3 +262,107 @@ def test_unconfigured_llm_bot_apologises(settings):
     settings.CHATBOT_BACKEND = "chatbot.bots.llm.LLMBot"
     settings.LLM_BASE_URL = ""
     assert ask(conversations.start(), "Hello?")["content"] == BOT_APOLOGY
+
+
+# ---------------------------------------------------------------------------
+# Cards come from the database only (security probe 2026-12, finding 11)
+# ---------------------------------------------------------------------------
+EVIL_FIELDS = "https://evil.example/i.png|Refund|1|£0.00|Refunded|Fiido|1|"
+SMUGGLED = {
+    "mark-splits-the-tag": f"[PRO[NO_ANSWER]DUCT]{EVIL_FIELDS}https://evil.example/claim[/PRODUCT]",
+    "nested-block": f"[PRODUCT]{EVIL_FIELDS}[PRODUCT]a|b|c|d|e|f|g|h[/PRODUCT]https://evil.example/claim[/PRODUCT]",
+}
+
+
+@pytest.mark.parametrize(("content", "misses"), list(zip(SMUGGLED.values(), [1, 0], strict=True)), ids=SMUGGLED.keys())
+def test_a_card_smuggled_past_the_filter_never_reaches_the_customer(llm, content, misses):
+    llm.script = [completion(content)]
+    session = conversations.start()
+    reply = ask(session, "I would like a refund")
+    assert cards_of(reply) == []
+    for tag in ("[PRODUCT]", "[/PRODUCT]", NO_ANSWER_MARK):
+        assert tag not in reply["content"]
+    assert 'href="https://evil.example' not in reply["html"] and 'src="https://evil.example' not in reply["html"]
+    session.refresh_from_db()
+    assert session.bot_misses == misses  # the mark, wherever it was, still means "I don't know"
+
+
+def test_beside_a_looked_up_order_only_the_database_cards_are_shown(llm):
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK22080"})]),
+        completion("On its way.\n" + SMUGGLED["nested-block"] + SMUGGLED["mark-splits-the-tag"]),
+    ]
+    reply = ask(conversations.start(), "Where is UK22080?")
+    assert [card["title"] for card in cards_of(reply)] == ["Fiido D11 Folding E-bike", "Fiido Rear Rack"]
+    assert not any("evil" in card["tracking_url"] or "evil" in card["image"] for card in cards_of(reply))
+
+
+# Model text built to smuggle a card: tags and the mark whole, split by other
+# model text, blocks with model text inside them (nested blocks), side by side.
+OPEN, CLOSE = cards.OPEN_TAG, cards.CLOSE_TAG
+EVIL_BODY = EVIL_FIELDS + "https://evil.example/claim"
+MODEL_PIECES = [OPEN, CLOSE, NO_ANSWER_MARK, "|", "a|b|c|d|e|f|g|h", "https://evil.example/claim", "Refund", "bike"]
+MODEL_PIECES += [" ", "\n", "[", "]", "/", "PRODUCT"]
+
+
+def split(tag: str, at: int, inner: str) -> str:
+    """``tag`` with ``inner`` inside it: ``[PRO[NO_ANSWER]DUCT]``."""
+    at = 1 + at % (len(tag) - 1)
+    return tag[:at] + inner + tag[at:]
+
+
+def block(opening: str, at: int, inner: str, closing: str) -> str:
+    """A block of eight fields with ``inner`` after the first ``at`` of them."""
+    fields = EVIL_BODY.split("|")
+    return opening + "|".join(fields[:at]) + inner + "|".join(fields[at:]) + closing
+
+
+def whole_or_split(tag: str, inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(st.just(tag), st.builds(split, st.just(tag), st.integers(0, 9), inner))
+
+
+model_text = st.recursive(
+    st.one_of(st.sampled_from(MODEL_PIECES), st.text(max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=4).map("".join),
+        st.builds(split, st.sampled_from([OPEN, CLOSE, NO_ANSWER_MARK]), st.integers(0, 9), inner),
+        st.builds(block, whole_or_split(OPEN, inner), st.integers(0, 8), inner, whole_or_split(CLOSE, inner)),
+    ),
+    max_leaves=12,
+)
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [[], ["UK99999"], ["UK22080"], ["UK22080", "US10432"]],
+    ids=["no-look-up", "not-found", "one-order", "two-orders"],
+)
+def test_whatever_the_model_writes_the_only_cards_are_the_databases(numbers):
+    """The final text parsed as the pages parse it holds exactly the cards the bot appended from the database."""
+    seed_orders_and_faq()
+    exchange = _Exchange(LLMBot(), [])
+    found = [order for order in map(orders.lookup, numbers) if order is not None]
+    exchange.looked_up = bool(numbers)
+    exchange.found = {order.number: order for order in found}
+    appended = "\n".join(orders.product_blocks(order) for order in found)
+    database_cards = [part for part in cards.parse(appended) if part["type"] == "card"]
+    assert len(database_cards) == sum(len(order.items.all()) for order in found)
+
+    @hypothesis_settings(deadline=None, max_examples=300)  # the machine is shared; a slow example is not a failure
+    @given(model_text)
+    @example(SMUGGLED["mark-splits-the-tag"])
+    @example(SMUGGLED["nested-block"])
+    @example("[PRODUCT][PRODUCT]a|b|c|d|e|f|g|h[/PRODUCT][/PRODUCT]")
+    @example("[NO_[NO_ANSWER]ANSWER]")
+    def check(content: str) -> None:
+        try:
+            reply = exchange._reply(content)
+        except LLMError:
+            assert not found and model_words(content)[0] == ""  # nothing at all to show
+            return
+        assert [part for part in cards.parse(reply.text) if part["type"] == "card"] == database_cards
+        assert reply.text.endswith(appended)
+        assert NO_ANSWER_MARK not in reply.text
+        assert reply.answered == (NO_ANSWER_MARK not in content and not (numbers and not found))
+
+    check()
