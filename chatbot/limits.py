@@ -3,8 +3,9 @@
 - customer messages: per conversation (``RATE_LIMIT_MESSAGES``), and per
   client address over all its conversations (``RATE_LIMIT_MESSAGES_PER_ADDRESS``),
   since every new conversation brings a fresh per-conversation allowance;
-- new conversations: per client address, through the API and the chat page
-  (``RATE_LIMIT_SESSIONS``).
+- new conversations: per client address (``RATE_LIMIT_SESSIONS``);
+- requests for a person: per client address (``RATE_LIMIT_ESCALATIONS``), so
+  one client cannot fill every agent's queue.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ MESSAGES_PER_ADDRESS = Limit(
     "Too many messages from your address. Wait a moment.",
 )
 NEW_SESSIONS = Limit("fiido.sessions", "RATE_LIMIT_SESSIONS", "Too many new conversations from your address.")
+ESCALATIONS = Limit(
+    "fiido.escalations", "RATE_LIMIT_ESCALATIONS", "Too many requests for a person from your address. Try again later."
+)
 
 
 def limit_new_sessions(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -53,5 +57,20 @@ def limit_customer_messages(view: Callable[..., HttpResponse]) -> Callable[..., 
         if refused is None and name in owned_names(request.session):
             refused = refusal(request, MESSAGES, name)
         return refused or view(request, name, *args, **kwargs)
+
+    return wrapper
+
+
+def limit_escalations(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Asking for a person: at most ``RATE_LIMIT_ESCALATIONS`` per address (only a
+    conversation's owner is counted, as with messages)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, name: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        if name in owned_names(request.session):
+            refused = refusal(request, ESCALATIONS, client_address(request))
+            if refused is not None:
+                return refused
+        return view(request, name, *args, **kwargs)
 
     return wrapper

@@ -116,7 +116,13 @@ def no_conversation_yet() -> dict[str, Any]:
     greeting = {"id": "", "seq": 0, "role": Message.Role.BOT, "client_id": "", "created_at": None}
     greeting["parts"] = [{"type": "text", "text": get_bot().greeting()}]
     greeting["html"] = payloads.bubble_html({**greeting, "name": payloads.ROLE_NAMES[Message.Role.BOT], "time": ""})
-    return {"session_name": "", "status": "bot_active", "messages": [greeting], "has_earlier": False, "last_event_id": 0}
+    return {
+        "session_name": "",
+        "status": "bot_active",
+        "messages": [greeting],
+        "has_earlier": False,
+        "last_event_id": 0,
+    }
 
 
 def session_with_history(session: ChatSession) -> dict[str, Any]:

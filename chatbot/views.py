@@ -70,6 +70,7 @@ def post_message(request: HttpRequest, name: str) -> JsonResponse:
 
 
 @json_api("POST")
+@limits.limit_escalations
 def escalate(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
     reason = json_body(request).get("reason", "")

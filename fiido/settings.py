@@ -348,6 +348,7 @@ RATE_LIMIT_MESSAGES = _env_rate("RATE_LIMIT_MESSAGES", "20/m")  # customer messa
 # conversation brings its own RATE_LIMIT_MESSAGES (security probe, finding 5).
 RATE_LIMIT_MESSAGES_PER_ADDRESS = _env_rate("RATE_LIMIT_MESSAGES_PER_ADDRESS", "60/m")
 RATE_LIMIT_SESSIONS = _env_rate("RATE_LIMIT_SESSIONS", "10/m")  # new conversations per client address
+RATE_LIMIT_ESCALATIONS = _env_rate("RATE_LIMIT_ESCALATIONS", "10/h")  # requests for a person per client address
 RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per address and username
 RATE_LIMIT_LOGINS_PER_ADDRESS = _env_rate("RATE_LIMIT_LOGINS_PER_ADDRESS", "20/m")  # whatever the username
 

@@ -144,6 +144,23 @@ def test_new_conversations_over_the_rate_of_one_address_get_429(settings):
     assert post(Client(REMOTE_ADDR=fresh_address()), "/api/sessions").status_code == 201
 
 
+def test_requests_for_a_person_over_the_rate_of_one_address_get_429(settings):
+    """One client cannot fill every agent's queue by escalating conversation after conversation."""
+    settings.RATE_LIMIT_ESCALATIONS = "2/h"
+    address = fresh_address()
+    for _ in range(2):
+        visitor = Client(REMOTE_ADDR=address)
+        name = post(visitor, "/api/sessions").json()["session_name"]
+        assert post(visitor, f"/api/sessions/{name}/escalate").status_code == 200
+    visitor = Client(REMOTE_ADDR=address)
+    name = post(visitor, "/api/sessions").json()["session_name"]
+    assert_429(post(visitor, f"/api/sessions/{name}/escalate"))
+    assert ChatSession.objects.get(name=name).status == "bot_active"
+    other = Client(REMOTE_ADDR=fresh_address())
+    name = post(other, "/api/sessions").json()["session_name"]
+    assert post(other, f"/api/sessions/{name}/escalate").status_code == 200
+
+
 def test_a_returning_visitor_is_not_counted_as_a_new_conversation(settings):
     settings.RATE_LIMIT_SESSIONS = "1/h"
     visitor = Client(REMOTE_ADDR=fresh_address())
