@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -61,8 +64,8 @@ class Posted:
 # ---------------------------------------------------------------------------
 def start(*, customer_name: str = "", customer_email: str = "") -> ChatSession:
     """Open a new conversation; the bot greets the customer."""
-    customer_name = _optional_text(customer_name, "customer_name", 100)
-    customer_email = _optional_text(customer_email, "customer_email", 254)
+    customer_name = _customer_name(customer_name)
+    customer_email = _customer_email(customer_email)
     with transaction.atomic(durable=True):
         session = ChatSession.objects.create(customer_name=customer_name, customer_email=customer_email)
         changes = _Changes(session)
@@ -433,6 +436,24 @@ def _client_uuid(client_id: Any) -> uuid.UUID:
         return uuid.UUID(client_id)
     except ValueError:
         raise InvalidInput("client_id must be a UUID.") from None
+
+
+def _customer_name(value: Any) -> str:
+    """A name the customer chose, without the invisible characters (bidi
+    overrides, zero-width joiners) that would let it pose as something else."""
+    name = _optional_text(value, "customer_name", 100)
+    visible = "".join(char for char in name if unicodedata.category(char) not in {"Cf", "Cc", "Co", "Cs"})
+    return " ".join(visible.split())
+
+
+def _customer_email(value: Any) -> str:
+    email = _optional_text(value, "customer_email", 254)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput("customer_email is not an email address.") from None
+    return email
 
 
 def _optional_text(value: Any, name: str, limit: int) -> str:

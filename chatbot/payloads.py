@@ -16,6 +16,9 @@ from chatbot import cards
 from chatbot.models import ChatSession, Message
 
 ROLE_NAMES = {Message.Role.BOT: "Assistant", Message.Role.SYSTEM: ""}
+# Shown beside the name, so a customer who calls themselves "Alice (Fiido
+# Support)" still reads as a customer, and an agent always as an agent.
+ROLE_TAGS = {Message.Role.USER: "Customer", Message.Role.AGENT: "Agent"}
 
 
 def agent_payload(user: AbstractBaseUser | None) -> dict[str, str] | None:
@@ -57,7 +60,8 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
         "parts": message_parts(message),
     }
     local = timezone.localtime(message.created_at)
-    payload["html"] = bubble_html({**payload, "name": name, "time": local.strftime("%H:%M")})
+    context = {**payload, "name": name, "tag": ROLE_TAGS.get(message.role, ""), "time": local.strftime("%H:%M")}
+    payload["html"] = bubble_html(context)
     return payload
 
 

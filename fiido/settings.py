@@ -193,8 +193,12 @@ LOGIN_URL = "workbench:login"
 LOGIN_REDIRECT_URL = "workbench:queue"
 LOGOUT_REDIRECT_URL = "workbench:login"
 
+# Django's four validators (create_agent and the admin's password forms run them).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 # ---------------------------------------------------------------------------

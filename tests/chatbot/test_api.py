@@ -9,6 +9,7 @@ from django.contrib.sessions.models import Session as DjangoSession
 from django.test import Client
 from django.utils.html import escape
 
+from chatbot import conversations
 from chatbot.bots import get_bot
 from chatbot.models import ChatSession, Event, Message
 
@@ -220,3 +221,31 @@ def test_healthz_reports_an_unreachable_redis_as_degraded(visitor, settings):
     response = visitor.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "channel_layer": "degraded"}
+
+
+@pytest.mark.parametrize("email", ["not-an-email <script>", "a@", "@b.example", "a b@c.example"])
+def test_a_malformed_customer_email_is_400_and_starts_nothing(visitor, email):
+    before = counts()
+    response = post(visitor, "/api/sessions", {"customer_email": email})
+    assert response.status_code == 400 and "customer_email" in response.json()["error"]
+    assert counts() == before
+
+
+def test_a_customer_name_loses_its_invisible_characters(visitor):
+    """A right-to-left override or zero-width joiner must not make a name pose as another."""
+    response = post(
+        visitor, "/api/sessions", {"customer_name": "Fiido\u202e troppuS\u200d  Team", "customer_email": "a@b.example"}
+    )
+    assert response.status_code == 201
+    assert ChatSession.objects.get(name=response.json()["session_name"]).customer_name == "Fiido troppuS Team"
+
+
+def test_bubbles_say_who_speaks_whatever_name_a_customer_chose(visitor, agent_user):
+    name = post(visitor, "/api/sessions", {"customer_name": "Alice, Fiido Support"}).json()["session_name"]
+    session = ChatSession.objects.get(name=name)
+    conversations.escalate(session)
+    conversations.take_over(session, agent=agent_user)
+    said = post(visitor, f"/api/sessions/{name}/messages", {"content": "hi"}).json()["message"]["html"]
+    answered = conversations.post_agent_message(session, agent=agent_user, content="hello").message["html"]
+    assert '<span class="bubble__tag">Customer</span>' in said
+    assert '<span class="bubble__tag">Agent</span>' in answered

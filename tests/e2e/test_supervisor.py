@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 
 class Supervisor:
-    def __init__(self, workers: int, redis_url: str) -> None:
+    def __init__(self, workers: int, redis_url: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.run_dir = tempfile.mkdtemp(prefix="fiido-supervisor-")
@@ -32,6 +32,7 @@ class Supervisor:
             VENV=str(Path(sys.executable).parent.parent),
             RUN_DIR=self.run_dir,
             SSE_HEARTBEAT_SECONDS="30",
+            **env,
         )
         self.bin = Path(sys.executable).parent
         self.process = subprocess.Popen(
@@ -58,7 +59,7 @@ class Supervisor:
         running = {}
         for line in self.ctl("status").splitlines():
             parts = line.split()
-            if len(parts) >= 4 and parts[1] == "RUNNING":
+            if len(parts) >= 4 and parts[1] == "RUNNING" and parts[0].startswith("fiido:"):
                 running[parts[0]] = int(parts[3].rstrip(","))
         return running
 
@@ -168,3 +169,35 @@ def test_a_killed_worker_is_restarted_and_its_streams_resume_without_loss(superv
     finally:
         for reader in {*readers, *final}:
             reader.close()
+
+
+def test_housekeeping_clears_expired_sessions_and_applies_the_retention(transactional_db, redis_url):
+    """supervisord runs deploy/housekeeping.sh beside the workers: expired Django
+    sessions go, and with RETENTION_DAYS set, conversations closed before it."""
+    from datetime import timedelta
+
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from chatbot import conversations
+    from chatbot.models import ChatSession
+
+    old = conversations.start()
+    conversations.close(old)
+    ChatSession.objects.filter(pk=old.pk).update(closed_at=timezone.now() - timedelta(days=40))
+    recent = conversations.start()
+    conversations.close(recent)
+    expired = SessionStore()
+    expired.set_expiry(1)
+    expired.create()
+    Session.objects.filter(session_key=expired.session_key).update(expire_date=timezone.now() - timedelta(days=1))
+
+    started = Supervisor(1, redis_url, RETENTION_DAYS="30", HOUSEKEEPING_INTERVAL_SECONDS="1")
+    try:
+        wait_until(lambda: not ChatSession.objects.filter(pk=old.pk).exists(), timeout=60, what="the retention")
+        wait_until(lambda: not Session.objects.filter(session_key=expired.session_key).exists(), timeout=60)
+        assert ChatSession.objects.filter(pk=recent.pk).exists()
+        assert "housekeeping" in started.ctl("status")
+    finally:
+        started.stop()

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
 
@@ -176,3 +177,11 @@ def test_create_agent_makes_and_updates_an_agent(django_user_model):
     user.refresh_from_db()
     assert user.check_password("second-pass-2")
     assert django_user_model.objects.filter(username="dave").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weak", ["x", "12345678901", "password123", "erin-erin"])
+def test_create_agent_refuses_a_weak_password_and_creates_nothing(django_user_model, weak):
+    with pytest.raises(CommandError, match="too weak"):
+        call_command("create_agent", "erin", "--password", weak, "--name", "Erin Erin")
+    assert not django_user_model.objects.filter(username="erin").exists()

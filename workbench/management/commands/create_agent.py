@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from workbench.permissions import AGENTS_GROUP
@@ -27,7 +29,7 @@ def ensure_agent(username: str, password: str | None, *, first_name: str = "") -
 
 
 class Command(BaseCommand):
-    help = "Create an agent (a user in the 'agents' group), or update one's password."
+    help = "Create an agent (a user in the 'agents' group), or update one's password (checked by Django's validators)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")
@@ -38,5 +40,12 @@ class Command(BaseCommand):
         username = username.strip()
         if not username:
             raise CommandError("The username must not be blank.")
+        if password:
+            users = get_user_model()
+            existing = users.objects.filter(username=username).first()
+            try:
+                validate_password(password, existing or users(username=username, first_name=name))
+            except ValidationError as error:
+                raise CommandError("The password is too weak: " + " ".join(error.messages)) from None
         _, created = ensure_agent(username, password, first_name=name)
         self.stdout.write(f"{'Created' if created else 'Updated'} agent {username}.")
