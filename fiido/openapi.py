@@ -71,12 +71,20 @@ SCHEMAS: dict[str, Any] = {
     "SessionWithHistory": {
         "allOf": [
             _ref("SessionState"),
-            {
-                "type": "object",
-                "required": ["messages"],
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
-            },
+            _ref("MessagePage"),
         ]
+    },
+    "MessagePage": {
+        "type": "object",
+        "required": ["messages", "has_earlier"],
+        "properties": {
+            "messages": {
+                "type": "array",
+                "items": _ref("Message"),
+                "description": "At most one page (50 by default), oldest first.",
+            },
+            "has_earlier": {"type": "boolean", "description": "Earlier messages exist: ask with ?before=<first seq>."},
+        },
     },
     "TextPart": {
         "type": "object",
@@ -144,8 +152,11 @@ SCHEMAS: dict[str, Any] = {
     },
     "SessionList": {
         "type": "object",
-        "required": ["sessions"],
-        "properties": {"sessions": {"type": "array", "items": _ref("SessionRow")}},
+        "required": ["sessions", "next"],
+        "properties": {
+            "sessions": {"type": "array", "items": _ref("SessionRow")},
+            "next": _nullable({"type": "string", "description": "The cursor of the next page."}),
+        },
     },
     "NewSession": {
         "type": "object",
@@ -189,8 +200,9 @@ RESPONSES: dict[str, Any] = {
 SSE_RESPONSE = {
     "description": (
         "A Server-Sent Events stream (DESIGN §5): unnamed events whose data is one JSON object with a "
-        "`type` (connected, history, message, status, heartbeat; queue on the queue stream). Resumes "
-        "after the `Last-Event-ID` header or `last_event_id` query parameter."
+        "`type` (connected, history, message, status, heartbeat; queue on the queue stream; deleted or "
+        "revoked as a stream's last event). Resumes after the `Last-Event-ID` header or `last_event_id` "
+        "query parameter."
     ),
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
@@ -202,6 +214,22 @@ NAME = {
     "description": "The session's public name.",
     "schema": {"type": "string", "pattern": SESSION_NAME_PATTERN},
 }
+PAGE = [
+    {
+        "name": "before",
+        "in": "query",
+        "required": False,
+        "description": "Messages with a smaller seq (default: the latest).",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "At most this many (1-200, default 50).",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,3}$"},
+    },
+]
 LAST_EVENT_ID = [
     {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
     {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -268,6 +296,12 @@ PATHS: dict[str, Any] = {
     },
     "/api/sessions/{name}/messages": {
         "parameters": [NAME],
+        "get": _op(
+            "A page of the conversation's messages before `before`, for 'load earlier'.",
+            "customer",
+            {"200": _json(_ref("MessagePage"), "The page."), **_errors("BadRequest", "NotFound")},
+            parameters=PAGE,
+        ),
         "post": _op(
             "Send a customer message; in bot_active the bot's reply comes back too.",
             "customer",
@@ -284,7 +318,7 @@ PATHS: dict[str, Any] = {
         "post": _op(
             "Ask for a person: bot_active -> pending_manual.",
             "customer",
-            {"200": _json(_ref("SessionState"), "Escalated."), **_errors(*CUSTOMER_ERRORS)},
+            {"200": _json(_ref("SessionState"), "Escalated."), **_errors(*CUSTOMER_ERRORS, "TooManyRequests")},
             requestBody=_body("Escalation"),
         ),
     },
@@ -311,13 +345,13 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "The session's event stream, for its owner.",
             "customer",
-            {"200": SSE_RESPONSE, **_errors("NotFound", "MethodNotAllowed")},
+            {"200": SSE_RESPONSE, **_errors("BadRequest", "NotFound", "MethodNotAllowed", "TooManyRequests")},
             parameters=LAST_EVENT_ID,
         ),
     },
     "/workbench/api/sessions": {
         "get": _op(
-            "Sessions in the given statuses (default: all but closed), waiting ones oldest first.",
+            "A page of sessions in the given statuses (default: all but closed), waiting ones oldest first.",
             "agent",
             {"200": _json(_ref("SessionList"), "The sessions."), **_errors("BadRequest", "Unauthorized", "Forbidden")},
             parameters=[
@@ -327,14 +361,28 @@ PATHS: dict[str, Any] = {
                     "required": False,
                     "description": "Comma-separated statuses.",
                     "schema": {"type": "string"},
-                }
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "At most this many (1-200, default 50).",
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,3}$"},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "description": "The `next` of the previous page (opaque).",
+                    "schema": {"type": "string"},
+                },
             ],
         )
     },
     "/workbench/api/sessions/{name}": {
         "parameters": [NAME],
         "get": _op(
-            "A session with its whole history.",
+            "A session with its latest messages (`has_earlier`: more before them).",
             "agent",
             {
                 "200": _json(_ref("SessionWithHistory"), "The session."),
@@ -371,6 +419,15 @@ PATHS: dict[str, Any] = {
     },
     "/workbench/api/sessions/{name}/messages": {
         "parameters": [NAME],
+        "get": _op(
+            "A page of the conversation's messages before `before`, for 'load earlier'.",
+            "agent",
+            {
+                "200": _json(_ref("MessagePage"), "The page."),
+                **_errors("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
+            },
+            parameters=PAGE,
+        ),
         "post": _op(
             "Send an agent message (only the assigned agent of a manual_live session).",
             "agent",
@@ -387,7 +444,10 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "A session's event stream, for agents.",
             "agent",
-            {"200": SSE_RESPONSE, **_errors("Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed")},
+            {
+                "200": SSE_RESPONSE,
+                **_errors("BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "TooManyRequests"),
+            },
             parameters=LAST_EVENT_ID,
         ),
     },
@@ -395,7 +455,10 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "The queue stream: a `queue` snapshot, then every session's status changes and customer messages.",
             "agent",
-            {"200": SSE_RESPONSE, **_errors("Unauthorized", "Forbidden", "MethodNotAllowed")},
+            {
+                "200": SSE_RESPONSE,
+                **_errors("BadRequest", "Unauthorized", "Forbidden", "MethodNotAllowed", "TooManyRequests"),
+            },
         ),
     },
 }

@@ -239,14 +239,19 @@ def test_a_message_is_stored_exactly_when_it_is_accepted(desk, content, client_i
 
 @FUZZ
 @given(
-    query=st.dictionaries(st.sampled_from(["status", "history", "x"]), st.text(max_size=30), max_size=3),
+    query=st.dictionaries(
+        st.sampled_from(["status", "history", "before", "limit", "cursor", "x"]), st.text(max_size=30), max_size=3
+    ),
     name=st.text(alphabet=st.characters(codec="ascii", exclude_characters="/?#%"), min_size=1, max_size=70),
 )
 def test_reads_survive_any_query_and_name(desk, query, name):
     """GETs: any query string and any session name answer JSON, never a 500."""
     for client, path in (
         (desk.customer, f"/api/sessions/{name}"),
+        (desk.customer, f"/api/sessions/{name}/messages"),
+        (desk.customer, f"/api/sessions/{desk.name}/messages"),
         (desk.agent, f"/workbench/api/sessions/{name}"),
+        (desk.agent, f"/workbench/api/sessions/{desk.name}/messages"),
         (desk.agent, "/workbench/api/sessions"),
     ):
         response = client.get(path, query)

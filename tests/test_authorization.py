@@ -125,6 +125,7 @@ MESSAGE = {"content": "Where is my order?", "client_id": "5f0c6a3e-8f4b-4e8e-9a5
 # endpoint: (method, path, status the session starts in, body, the owner's success code, status after)
 CUSTOMER_API = {
     "detail": ("get", "/api/sessions/{name}", Status.BOT_ACTIVE, None, 200, Status.BOT_ACTIVE),
+    "earlier": ("get", "/api/sessions/{name}/messages", Status.BOT_ACTIVE, None, 200, Status.BOT_ACTIVE),
     "messages": ("post", "/api/sessions/{name}/messages", Status.BOT_ACTIVE, MESSAGE, 201, Status.BOT_ACTIVE),
     "escalate": (
         "post",
@@ -160,6 +161,8 @@ def test_customer_api_serves_only_the_owner(world, endpoint, role):
         data = response.json()
         if endpoint == "messages":
             assert data["message"]["content"] == MESSAGE["content"] and data["message"]["role"] == "user"
+        elif endpoint == "earlier":
+            assert data["messages"] and data["has_earlier"] is False
         else:
             assert (data["session_name"], data["status"]) == (world.name, after)
         world.session.refresh_from_db()
@@ -189,6 +192,7 @@ AGENT_MESSAGE = {"content": "Hello, I am here to help.", "client_id": "0b3c2d1e-
 AGENT_API = {
     "list": ("get", "/workbench/api/sessions", None, dict.fromkeys(AGENTS, 200)),
     "detail": ("get", "/workbench/api/sessions/{name}", None, dict.fromkeys(AGENTS, 200)),
+    "earlier": ("get", "/workbench/api/sessions/{name}/messages", None, dict.fromkeys(AGENTS, 200)),
     # Taking over: any agent may take a waiting session; a live one is taken (409), whoever asks.
     "takeover": (
         "post",
@@ -248,6 +252,8 @@ def assert_agent_success(world: World, endpoint: str, role: str, data: dict) -> 
         assert world.name in {row["session_name"] for row in data["sessions"]}
     elif endpoint == "detail":
         assert data["session_name"] == world.name and data["messages"]
+    elif endpoint == "earlier":
+        assert data["messages"] and data["has_earlier"] is False
     elif endpoint == "messages":
         assert data["message"]["role"] == "agent" and data["message"]["content"] == AGENT_MESSAGE["content"]
     else:
