@@ -322,14 +322,16 @@ def asgi_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
 # HTTP and SSE clients
 # ---------------------------------------------------------------------------
 class Browserless:
-    """A visitor with a cookie jar, able to talk to any worker."""
+    """A visitor with a cookie jar, able to talk to any worker. ``verify`` is
+    httpx's: an ``ssl.SSLContext`` trusting a test CA, for HTTPS."""
 
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=15)
+    def __init__(self, base_url: str, verify: Any = True) -> None:
+        self.verify = verify
+        self.client = httpx.Client(base_url=base_url, timeout=15, verify=verify)
 
     def at(self, base_url: str) -> httpx.Client:
         """The same cookies, pointed at another worker."""
-        return httpx.Client(base_url=base_url, cookies=self.client.cookies, timeout=15)
+        return httpx.Client(base_url=base_url, cookies=self.client.cookies, timeout=15, verify=self.verify)
 
     @property
     def csrf(self) -> str:
@@ -345,17 +347,17 @@ class Browserless:
         self.client.close()
 
 
-def customer(base_url: str) -> tuple[Browserless, str]:
+def customer(base_url: str, verify: Any = True) -> tuple[Browserless, str]:
     """A visitor who has started a conversation: (visitor, session name)."""
-    visitor = Browserless(base_url)
+    visitor = Browserless(base_url, verify)
     response = visitor.post("/api/sessions")
     assert response.status_code == 201, response.text
     return visitor, response.json()["session_name"]
 
 
-def agent(base_url: str, username: str, password: str) -> Browserless:
+def agent(base_url: str, username: str, password: str, verify: Any = True) -> Browserless:
     """A logged-in agent."""
-    visitor = Browserless(base_url)
+    visitor = Browserless(base_url, verify)
     page = visitor.client.get("/workbench/login/")
     assert page.status_code == 200
     response = visitor.client.post(
@@ -370,12 +372,12 @@ def agent(base_url: str, username: str, password: str) -> Browserless:
 class SSEReader:
     """Reads an SSE stream in a thread and keeps every event it parsed."""
 
-    def __init__(self, url: str, cookies=None, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, cookies=None, headers: dict[str, str] | None = None, verify: Any = True) -> None:
         self.url = url
         self.events: list[dict[str, Any]] = []  # {"id": str|None, "data": dict}
         self.status: int | None = None
         self.error: BaseException | None = None
-        self._client = httpx.Client(cookies=cookies, timeout=httpx.Timeout(10, read=120))
+        self._client = httpx.Client(cookies=cookies, timeout=httpx.Timeout(10, read=120), verify=verify)
         self._headers = headers or {}
         self._stop = threading.Event()
         self._response = None
