@@ -7,7 +7,7 @@ PORT ?= 8000
 RUN_DIR ?= /tmp/fiido-supervisor
 export REDIS_URL ?=
 
-.PHONY: run test lint serve bench faults clean
+.PHONY: run test lint serve serve-proxied bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,19 @@ serve: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	mkdir -p $(RUN_DIR)
 	WORKERS=$(WORKERS) PORT=$(PORT) VENV=$(abspath $(VENV)) RUN_DIR=$(RUN_DIR) $(BIN)/supervisord -n -c deploy/supervisord.conf
+
+## serve-proxied: `make serve` behind nginx: HTTPS and HTTP/2 on LISTEN_PORT (443), HTTP on HTTP_PORT (80) redirects (needs REDIS_URL, CERT, KEY)
+# LISTEN_ADDR, LISTEN_PORT, HTTP_PORT, MAX_BODY and HEADER_TIMEOUT, given here or in the
+# environment, reach deploy/render-nginx, which holds their defaults.
+NGINX_BIN ?= $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+serve-proxied: $(VENV)/.installed
+	@test -n "$(REDIS_URL)" || (echo "make serve-proxied needs REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0" && exit 2)
+	@test -n "$(CERT)" -a -n "$(KEY)" || (echo "make serve-proxied needs CERT and KEY: the TLS certificate chain and its key, PEM files" && exit 2)
+	$(BIN)/python manage.py migrate --noinput
+	mkdir -p $(RUN_DIR)
+	RUN_DIR=$(abspath $(RUN_DIR)) UPSTREAM=127.0.0.1:$(PORT) CERT=$(abspath $(CERT)) KEY=$(abspath $(KEY)) NGINX_BIN=$(NGINX_BIN) deploy/render-nginx
+	TRUSTED_PROXIES=$${TRUSTED_PROXIES:-127.0.0.1} WORKERS=$(WORKERS) PORT=$(PORT) VENV=$(abspath $(VENV)) RUN_DIR=$(abspath $(RUN_DIR)) \
+		NGINX_BIN=$(NGINX_BIN) $(BIN)/supervisord -n -c deploy/supervisord-nginx.conf
 
 ## bench: floor, peer and ours on the shared yardstick -> bench/RESULTS.md, bench/latency.png (BENCH_QUICK=1: smoke scale)
 BENCH_VENV ?= /tmp/fiido-bench/venv

@@ -173,6 +173,110 @@ class Worker:
         return Path(self.log.name).read_text(errors="replace")
 
 
+class Supervisor:
+    """supervisord running ``deploy/<config>`` (``make serve``'s setup): ``workers``
+    daphne processes on one socket, 127.0.0.1:``port``, each restarted if it dies.
+    Starts at once; ``env`` adds to or overrides the workers' environment."""
+
+    def __init__(
+        self,
+        workers: int,
+        redis_url: str,
+        config: str = "supervisord.conf",
+        port: int | None = None,
+        run_dir: str | None = None,
+        **env: str,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.run_dir = run_dir or tempfile.mkdtemp(prefix="fiido-supervisor-")
+        self.config = str(ROOT / "deploy" / config)
+        self.env = worker_env(
+            REDIS_URL=redis_url,
+            WORKERS=str(workers),
+            PORT=str(self.port),
+            VENV=str(Path(sys.executable).parent.parent),
+            RUN_DIR=self.run_dir,
+            SSE_HEARTBEAT_SECONDS="30",
+        )
+        self.env.update(env)
+        self.bin = Path(sys.executable).parent
+        # (pid, start time) -> psutil.Process, which refuses to signal a pid that was reused.
+        self._children: dict[tuple[int, float], Any] = {}
+        self.process = subprocess.Popen(
+            [str(self.bin / "supervisord"), "-n", "-c", self.config],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(self.bin / "supervisorctl"), "-c", self.config, *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return result.stdout
+
+    def statuses(self) -> dict[str, tuple[str, int | None]]:
+        """Every program by name (``fiido:worker0``, ``nginx``): (state, pid or None)."""
+        found = {}
+        for line in self.ctl("status").splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                pid = int(parts[3].rstrip(",")) if len(parts) >= 4 and parts[2] == "pid" else None
+                found[parts[0]] = (parts[1], pid)
+        self._remember_children()
+        return found
+
+    def pids(self) -> dict[str, int]:
+        """Running workers by name."""
+        return {
+            name: pid
+            for name, (state, pid) in self.statuses().items()
+            if name.startswith("fiido:") and state == "RUNNING" and pid
+        }
+
+    def _remember_children(self) -> None:
+        import psutil
+
+        try:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                self._children.setdefault((child.pid, child.create_time()), child)
+        except psutil.Error:
+            pass
+
+    def stop(self) -> None:
+        """Stop supervisord and its programs; kill whatever outlives it (supervisord
+        puts each program in a process group of its own, so they are killed one by one)."""
+        import psutil
+
+        self._remember_children()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        for child in self._children.values():
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+
+    def logs(self, tail: int = 3000) -> str:
+        """The end of every log in the run directory, for a failed test's output."""
+        parts = []
+        for path in sorted(Path(self.run_dir).glob("*.log")):
+            parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')[-tail:]}")
+        return "\n".join(parts)
+
+
 def database_url() -> str:
     """A URL for the test database the current test runs against."""
     from django.db import connection
@@ -226,14 +330,16 @@ def asgi_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
 # HTTP and SSE clients
 # ---------------------------------------------------------------------------
 class Browserless:
-    """A visitor with a cookie jar, able to talk to any worker."""
+    """A visitor with a cookie jar, able to talk to any worker. ``verify`` is
+    httpx's: an ``ssl.SSLContext`` trusting a test CA, for HTTPS."""
 
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=15)
+    def __init__(self, base_url: str, verify: Any = True) -> None:
+        self.verify = verify
+        self.client = httpx.Client(base_url=base_url, timeout=15, verify=verify)
 
     def at(self, base_url: str) -> httpx.Client:
         """The same cookies, pointed at another worker."""
-        return httpx.Client(base_url=base_url, cookies=self.client.cookies, timeout=15)
+        return httpx.Client(base_url=base_url, cookies=self.client.cookies, timeout=15, verify=self.verify)
 
     @property
     def csrf(self) -> str:
@@ -249,17 +355,17 @@ class Browserless:
         self.client.close()
 
 
-def customer(base_url: str) -> tuple[Browserless, str]:
+def customer(base_url: str, verify: Any = True) -> tuple[Browserless, str]:
     """A visitor who has started a conversation: (visitor, session name)."""
-    visitor = Browserless(base_url)
+    visitor = Browserless(base_url, verify)
     response = visitor.post("/api/sessions")
     assert response.status_code == 201, response.text
     return visitor, response.json()["session_name"]
 
 
-def agent(base_url: str, username: str, password: str) -> Browserless:
+def agent(base_url: str, username: str, password: str, verify: Any = True) -> Browserless:
     """A logged-in agent."""
-    visitor = Browserless(base_url)
+    visitor = Browserless(base_url, verify)
     page = visitor.client.get("/workbench/login/")
     assert page.status_code == 200
     response = visitor.client.post(
@@ -274,12 +380,12 @@ def agent(base_url: str, username: str, password: str) -> Browserless:
 class SSEReader:
     """Reads an SSE stream in a thread and keeps every event it parsed."""
 
-    def __init__(self, url: str, cookies=None, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, cookies=None, headers: dict[str, str] | None = None, verify: Any = True) -> None:
         self.url = url
         self.events: list[dict[str, Any]] = []  # {"id": str|None, "data": dict}
         self.status: int | None = None
         self.error: BaseException | None = None
-        self._client = httpx.Client(cookies=cookies, timeout=httpx.Timeout(10, read=120))
+        self._client = httpx.Client(cookies=cookies, timeout=httpx.Timeout(10, read=120), verify=verify)
         self._headers = headers or {}
         self._stop = threading.Event()
         self._response = None

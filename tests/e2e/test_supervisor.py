@@ -6,69 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ROOT, SSEReader, agent, customer, free_port, wait_until, worker_env
+from tests.support import SSEReader, Supervisor, agent, customer, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
-
-
-class Supervisor:
-    def __init__(self, workers: int, redis_url: str, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.run_dir = tempfile.mkdtemp(prefix="fiido-supervisor-")
-        self.env = worker_env(
-            REDIS_URL=redis_url,
-            WORKERS=str(workers),
-            PORT=str(self.port),
-            VENV=str(Path(sys.executable).parent.parent),
-            RUN_DIR=self.run_dir,
-            SSE_HEARTBEAT_SECONDS="30",
-            **env,
-        )
-        self.bin = Path(sys.executable).parent
-        self.process = subprocess.Popen(
-            [str(self.bin / "supervisord"), "-n", "-c", str(ROOT / "deploy" / "supervisord.conf")],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def ctl(self, *args: str) -> str:
-        result = subprocess.run(
-            [str(self.bin / "supervisorctl"), "-c", str(ROOT / "deploy" / "supervisord.conf"), *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        return result.stdout
-
-    def pids(self) -> dict[str, int]:
-        """Running workers by name."""
-        running = {}
-        for line in self.ctl("status").splitlines():
-            parts = line.split()
-            if len(parts) >= 4 and parts[1] == "RUNNING" and parts[0].startswith("fiido:"):
-                running[parts[0]] = int(parts[3].rstrip(","))
-        return running
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 @pytest.fixture
