@@ -144,7 +144,8 @@ class ProxiedDesk:
     def wait_ready(self) -> ProxiedDesk:
         def running() -> bool:
             states = self.supervisor.statuses()
-            return sum(state == "RUNNING" for state, _ in states.values()) == 3
+            workers = [state for name, (state, _) in states.items() if name.startswith("fiido:")]
+            return workers == ["RUNNING", "RUNNING"] and states.get("nginx", ("",))[0] == "RUNNING"
 
         wait_until(running, timeout=90, interval=0.5, what="two workers and nginx RUNNING")
         wait_until(self._healthy, timeout=60, interval=0.5, what="/healthz through nginx")
@@ -227,8 +228,9 @@ def test_a_conversation_over_https_and_http2_survives_killed_workers(browser, pr
     customer = open_page(
         browser, f"{desk_url}/", init_script=COUNT_DROPS, viewport={"width": 420, "height": 860}, **https
     )
-    wait_live(customer, "[data-chat]")
     customer.wait_for_selector(".bubble--bot")
+    send(customer, "Hello through nginx.")  # the first message starts the conversation
+    wait_live(customer, "[data-chat]")
     name = session_name(customer)
     protocols = customer.evaluate(PROTOCOLS_JS)
     assert protocols and set(protocols) == {"h2"}, protocols
@@ -247,7 +249,6 @@ def test_a_conversation_over_https_and_http2_survives_killed_workers(browser, pr
         tab.close()
     tabs = tabs[:2]
 
-    send(customer, "Hello through nginx.")
     assert_once(customer, "Hello through nginx.")
     customer.wait_for_selector(".bubble--bot >> nth=1")  # the bot answered
     customer.get_by_role("button", name="Talk to a person").click()
