@@ -36,7 +36,8 @@ test: $(VENV)/.installed-test
 faults: $(VENV)/.installed-test
 	rm -f $(VENV)/faults.jsonl
 	FIIDO_REPORT_JSONL=$(abspath $(VENV))/faults.jsonl $(BIN)/python -m pytest -q tests/e2e/test_faults.py \
-		tests/e2e/test_soak.py tests/e2e/test_supervisor.py tests/test_api_fuzz.py tests/test_schemathesis.py
+		tests/e2e/test_soak.py tests/e2e/test_supervisor.py tests/test_api_fuzz.py tests/test_schemathesis.py \
+		tests/e2e/test_body_limit.py tests/e2e/test_stream_caps.py tests/chatbot/test_paging.py
 	$(BIN)/python -m tests.report $(VENV)/faults.jsonl > docs/RELIABILITY.md
 
 lint: $(VENV)/.installed-test

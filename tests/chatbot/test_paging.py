@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from chatbot import conversations, selectors
-from chatbot.models import ChatSession
+from chatbot.models import ChatSession, Event
+from fiido.realtime.sse import dumps
 
 pytestmark = pytest.mark.django_db
 
@@ -41,12 +42,27 @@ def test_history_is_a_page_and_earlier_pages_follow_to_the_first_message(long_co
     assert seen == sorted(seen)
 
 
-def test_a_stream_opening_carries_only_the_latest_page(long_conversation):
-    _, session = long_conversation
+def test_a_stream_opening_carries_only_the_latest_page(settings, record):
+    """Whatever the conversation's length, its history frame is one page of
+    at most MESSAGE_MAX_CHARS-long messages."""
+    session = conversations.start()
+    conversations.escalate(session)
+    longest = "x" * (settings.MESSAGE_MAX_CHARS - 4)
+    for i in range(selectors.HISTORY_PAGE * 3):
+        conversations.post_customer_message(session, content=f"{i:03} {longest}")
     frames, newest, more = selectors.stream_opening(session.pk, None)
     history = json.loads(frames[1].split(b"data: ", 1)[1])
     assert history["type"] == "history" and len(history["messages"]) == selectors.HISTORY_PAGE
     assert history["has_earlier"] is True and newest == session.last_seq and more is False
+    everything = sum(len(text) for text in Event.objects.filter(session=session).values_list("payload", flat=True))
+    record(
+        "history-bound",
+        messages_in_conversation=session.message_count,
+        message_chars=settings.MESSAGE_MAX_CHARS,
+        history_page=selectors.HISTORY_PAGE,
+        opening_frame_kib=round(len(frames[1]) / 1024),
+        whole_log_kib=round(everything / 1024),
+    )
 
 
 @pytest.mark.parametrize("query", ["before=abc", "before=-1", "before=²", "limit=0", "limit=201", "limit=x"])
@@ -61,7 +77,7 @@ def test_someone_elses_earlier_messages_are_404(long_conversation):
     assert Client().get(f"/api/sessions/{session.name}/messages").status_code == 404
 
 
-def test_the_queue_snapshot_is_bounded_and_the_rest_is_paged(agent_user):
+def test_the_queue_snapshot_is_bounded_and_the_rest_is_paged(agent_user, record):
     waiting = []
     for _ in range(selectors.QUEUE_WAITING_SHOWN + 12):
         session = conversations.start()
@@ -71,6 +87,18 @@ def test_the_queue_snapshot_is_bounded_and_the_rest_is_paged(agent_user):
     shown = [row["session_name"] for row in snapshot["sessions"] if row["status"] == "pending_manual"]
     assert shown == waiting[: selectors.QUEUE_WAITING_SHOWN]
     assert snapshot["counts"] == {"waiting": len(waiting), "live": 0}
+    row_bytes = len(dumps(snapshot)) / len(snapshot["sessions"])
+    record(
+        "queue-bound",
+        waiting=len(waiting),
+        rows_in_snapshot=len(snapshot["sessions"]),
+        snapshot_kib=round(len(dumps(snapshot)) / 1024, 1),
+        largest_possible_snapshot_kib=round(
+            row_bytes
+            * (selectors.QUEUE_WAITING_SHOWN + selectors.QUEUE_LIVE_SHOWN + selectors.RECENT_BOT_SESSIONS)
+            / 1024
+        ),
+    )
     desk = Client()
     desk.force_login(agent_user)
     rest = desk.get(f"/workbench/api/sessions?status=pending_manual&cursor={snapshot['waiting_next']}").json()

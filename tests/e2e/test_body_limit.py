@@ -31,7 +31,7 @@ def read_all(sock: socket.socket) -> bytes:
 
 
 @pytest.mark.parametrize("expect", [b"", b"Expect: 100-continue\r\n"])
-def test_a_huge_declared_body_is_refused_before_it_is_read(workers, expect):
+def test_a_huge_declared_body_is_refused_before_it_is_read(workers, expect, record):
     (worker,) = workers(1)
     server = psutil.Process(worker.process.pid)
     rss_before = server.memory_info().rss
@@ -44,7 +44,15 @@ def test_a_huge_declared_body_is_refused_before_it_is_read(workers, expect):
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert b"100 Continue" not in answer
     assert answer.endswith(b'{"error": "The request body is too large."}')
-    assert server.memory_info().rss - rss_before < 32 * 2**20
+    growth = server.memory_info().rss - rss_before
+    record(
+        "body-limit",
+        declared_body_mb=300,
+        limit_kib=64,
+        answer=answer.split(b"\r\n", 1)[0].decode(),
+        rss_growth_mib=round(growth / 2**20, 1),
+    )
+    assert growth < 32 * 2**20
     assert "Traceback" not in worker.output()
 
 

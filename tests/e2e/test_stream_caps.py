@@ -22,7 +22,7 @@ def refused(reader: SSEReader) -> bool:
     return reader.status == 429
 
 
-def test_one_visitor_gets_a_few_streams_of_a_conversation_and_an_address_a_few_in_all(workers):
+def test_one_visitor_gets_a_few_streams_of_a_conversation_and_an_address_a_few_in_all(workers, record):
     (worker,) = workers(
         1, SSE_MAX_STREAMS_PER_CONVERSATION="2", SSE_MAX_STREAMS_PER_ADDRESS="3", TRUSTED_PROXIES="127.0.0.1"
     )
@@ -55,6 +55,15 @@ def test_one_visitor_gets_a_few_streams_of_a_conversation_and_an_address_a_few_i
         assert refused(open_stream(worker, other_visitor, other, "203.0.113.1"))
         # Another address is counted apart.
         opened.append(open_stream(worker, other_visitor, other, "198.51.100.2").wait_connected())
+        record(
+            "stream-caps",
+            per_conversation_default=5,
+            per_address_default=20,
+            per_login_default=30,
+            tested_per_conversation=2,
+            tested_per_address=3,
+            refusal="429 JSON with Retry-After, before any database read",
+        )
     finally:
         for reader in opened:
             reader.close()
