@@ -30,7 +30,7 @@ def read_all(sock: socket.socket) -> bytes:
     return received
 
 
-@pytest.mark.parametrize("expect", [b"", b"Expect: 100-continue\r\n"])
+@pytest.mark.parametrize("expect", [b"", b"Expect: 100-continue\r\n"], ids=["plain", "expect-100-continue"])
 def test_a_huge_declared_body_is_refused_before_it_is_read(workers, expect, record):
     (worker,) = workers(1)
     server = psutil.Process(worker.process.pid)
