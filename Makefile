@@ -21,19 +21,31 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $(VENV)/.installed $@
 
+## messages: compile the translations (locale/*/LC_MESSAGES/*.po -> .mo; needs GNU gettext's msgfmt)
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py compilemessages --ignore=$(VENV) --verbosity 0
+
+## translations: update every locale/*/LC_MESSAGES/*.po from the texts the code marks (then translate the new ones)
+LOCALES := de fr it es nl pl zh_Hans
+translations: $(VENV)/.installed
+	for domain in django djangojs; do \
+		$(BIN)/python manage.py makemessages -d $$domain $(addprefix -l ,$(LOCALES)) --no-obsolete \
+			--ignore='$(VENV)/*' --ignore='bench/*' --ignore='tests/*' --ignore='staticfiles/*'; \
+	done
+
 ## run: set up and serve http://127.0.0.1:$(PORT) (SQLite, in-memory channel layer)
-run: $(VENV)/.installed
+run: $(VENV)/.installed messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## test: set up and run the whole test suite
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test messages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## faults: the fault, soak and hostile-input tests, then docs/RELIABILITY.md from their figures
-faults: $(VENV)/.installed-test
+faults: $(VENV)/.installed-test messages
 	rm -f $(VENV)/faults.jsonl
 	FIIDO_REPORT_JSONL=$(abspath $(VENV))/faults.jsonl $(BIN)/python -m pytest -q tests/e2e/test_faults.py \
 		tests/e2e/test_soak.py tests/e2e/test_supervisor.py tests/test_api_fuzz.py tests/test_schemathesis.py \
@@ -44,7 +56,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 ## serve: $(WORKERS) daphne workers on one socket under supervisor (needs REDIS_URL)
-serve: $(VENV)/.installed
+serve: $(VENV)/.installed messages
 	@test -n "$(REDIS_URL)" || (echo "make serve needs REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0" && exit 2)
 	$(BIN)/python manage.py migrate --noinput
 	mkdir -p $(RUN_DIR)
@@ -54,7 +66,7 @@ serve: $(VENV)/.installed
 # LISTEN_ADDR, LISTEN_PORT, HTTP_PORT, MAX_BODY and HEADER_TIMEOUT, given here or in the
 # environment, reach deploy/render-nginx, which holds their defaults.
 NGINX_BIN ?= $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-serve-proxied: $(VENV)/.installed
+serve-proxied: $(VENV)/.installed messages
 	@test -n "$(REDIS_URL)" || (echo "make serve-proxied needs REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0" && exit 2)
 	@test -n "$(CERT)" -a -n "$(KEY)" || (echo "make serve-proxied needs CERT and KEY: the TLS certificate chain and its key, PEM files" && exit 2)
 	$(BIN)/python manage.py migrate --noinput
@@ -70,7 +82,7 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
 	touch $@
 
-bench: $(VENV)/.installed $(BENCH_VENV)/.installed
+bench: $(VENV)/.installed messages $(BENCH_VENV)/.installed
 	PROJECT_PYTHON=$(abspath $(BIN))/python $(BENCH_VENV)/bin/python bench/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 clean:

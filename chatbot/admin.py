@@ -154,10 +154,13 @@ class MessageAdmin(admin.ModelAdmin):
 # ---------------------------------------------------------------------------
 @admin.register(FaqEntry)
 class FaqEntryAdmin(admin.ModelAdmin):
-    list_display = ["question", "keywords", "is_active", "updated_at"]
-    list_filter = ["is_active"]
+    """One row per topic and language; a topic without the customer's language is answered in English."""
+
+    list_display = ["topic", "language", "question", "keywords", "is_active", "updated_at"]
+    list_filter = ["language", "is_active"]
     list_editable = ["is_active"]
-    search_fields = ["question", "keywords", "answer"]
+    search_fields = ["topic", "question", "keywords", "answer"]
+    fields = ["topic", "language", "question", "keywords", "answer", "is_active"]
 
 
 class ShipmentInline(admin.TabularInline):

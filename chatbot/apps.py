@@ -6,8 +6,10 @@ class ChatbotConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self) -> None:
-        from chatbot import selectors
-        from fiido.realtime.hub import register_probe
+        from chatbot import payloads, selectors
+        from fiido.realtime.hub import register_localizer, register_probe
 
-        # The hub asks this which streams are behind (one query for many groups).
+        # The hub asks this which streams are behind (one query for many groups),
+        # and has events rendered for readers of other languages with this.
         register_probe(selectors.latest_seqs)
+        register_localizer(payloads.localized_event_json)

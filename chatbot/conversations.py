@@ -26,10 +26,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy
 
 from chatbot import payloads
 from chatbot.bots import BotReply, get_bot
+from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
 from chatbot.models import ChatSession, Event, Message
 from fiido.realtime import StoredEvent, publish_on_commit
@@ -42,7 +44,7 @@ Role = Message.Role
 
 BOT_HISTORY_MESSAGES = 20  # how much of the conversation the bot sees
 BOT_MISSES_BEFORE_HANDOFF = 3  # unanswered questions in a row before a person is called
-BOT_APOLOGY = (
+BOT_APOLOGY = gettext_lazy(
     "Sorry, I'm having trouble answering right now. Would you like to talk to a "
     "person? Press “Talk to a person” and an agent will join you."
 )
@@ -62,14 +64,20 @@ class Posted:
 # ---------------------------------------------------------------------------
 # Customer actions
 # ---------------------------------------------------------------------------
-def start(*, customer_name: str = "", customer_email: str = "") -> ChatSession:
-    """Open a new conversation; the bot greets the customer."""
+def start(*, customer_name: str = "", customer_email: str = "", language: str | None = None) -> ChatSession:
+    """Open a new conversation in the customer's ``language`` (default: the
+    active one); the bot greets the customer in it."""
     customer_name = _customer_name(customer_name)
     customer_email = _customer_email(customer_email)
+    language = _customer_language(language)
     with transaction.atomic(durable=True):
-        session = ChatSession.objects.create(customer_name=customer_name, customer_email=customer_email)
+        session = ChatSession.objects.create(
+            customer_name=customer_name, customer_email=customer_email, language=language
+        )
         changes = _Changes(session)
-        changes.message(Role.BOT, get_bot().greeting())
+        with translation.override(language):
+            greeting = get_bot().greeting()
+        changes.message(Role.BOT, greeting)
         changes.save()
     return session
 
@@ -140,7 +148,7 @@ def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
         _require(locked, Status.PENDING_MANUAL, "The conversation is not waiting for an agent.")
         changes = _Changes(locked)
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
-        changes.message(Role.SYSTEM, f"{payloads.display_name(agent)} has joined the chat")
+        changes.system_message("agent_joined", agent=payloads.display_name(agent))
         changes.save()
     return _refresh(session, locked)
 
@@ -157,7 +165,7 @@ def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
             raise NotAllowed("Only the agent in this conversation can release it.")
         changes = _Changes(locked)
         changes.transition(Status.BOT_ACTIVE, assigned_agent=None, escalated_at=None, escalation_reason="")
-        changes.message(Role.SYSTEM, f"{payloads.display_name(by)} left; the assistant is back")
+        changes.system_message("agent_left", agent=payloads.display_name(by))
         changes.save()
     return _refresh(session, locked)
 
@@ -178,8 +186,10 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
             raise NotAllowed("Only the agent in this conversation can close it.")
         changes = _Changes(locked)
         changes.transition(Status.CLOSED, closed_at=timezone.now())
-        text = "The customer ended the chat" if by is None else f"{payloads.display_name(by)} closed the chat"
-        changes.message(Role.SYSTEM, text)
+        if by is None:
+            changes.system_message("customer_closed")
+        else:
+            changes.system_message("agent_closed", agent=payloads.display_name(by))
         changes.save()
     return _refresh(session, locked)
 
@@ -255,8 +265,18 @@ class _Changes:
         agent: AbstractBaseUser | None = None,
         client_id: uuid.UUID | None = None,
         reply_to: Message | None = None,
+        code: str = "",
+        params: dict[str, Any] | None = None,
     ) -> Message:
-        fields = {"session": self.session, "role": role, "content": content, "agent": agent, "reply_to": reply_to}
+        fields = {
+            "session": self.session,
+            "role": role,
+            "content": content,
+            "agent": agent,
+            "reply_to": reply_to,
+            "code": code,
+            "params": params or {},
+        }
         if client_id is None:
             message = Message.objects.create(client_id=uuid.uuid4(), **fields)
         else:
@@ -273,6 +293,13 @@ class _Changes:
             to_queue=role == Role.USER,
         )
         return message
+
+    def system_message(self, code: str, **params: str) -> Message:
+        """A system message, stored as ``code`` and ``params`` (each reader sees it
+        in their own language) and, for the admin and search, in English."""
+        with translation.override(settings.LANGUAGE_CODE):
+            content = payloads.system_text(code, params)
+        return self.message(Role.SYSTEM, content, code=code, params=params)
 
     def transition(self, status: str, **fields: Any) -> None:
         previous = self.session.status
@@ -391,10 +418,10 @@ def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | Non
         locked.bot_misses = 0 if reply.answered else locked.bot_misses + 1
         changes.touch("bot_misses")
         if reply.escalate:
-            _escalate_locked(changes, reason=reply.reason or "Customer asked for a person")
+            _escalate_locked(changes, reason=reply.reason or REASON_ASKED)
         elif locked.bot_misses >= BOT_MISSES_BEFORE_HANDOFF:
             locked.bot_misses = 0
-            _escalate_locked(changes, reason="The assistant could not answer")
+            _escalate_locked(changes, reason=REASON_UNANSWERED)
         changes.save()
     session.status = locked.status
     return changes.payload_of(message)
@@ -406,14 +433,15 @@ def _ask_bot(session: ChatSession, history: list[Message]) -> BotReply:
     Bots that call out over the network bound their own time with
     ``settings.CHATBOT_TIMEOUT_SECONDS`` and raise when it runs out.
     """
-    try:
-        reply = get_bot().reply(session, history)
-        if not isinstance(reply, BotReply) or not reply.text.strip():
-            raise TypeError(f"bot returned {reply!r}, not a BotReply with text")
-        return reply
-    except Exception:
-        logger.exception("The bot failed to answer session %s", session.name)
-        return BotReply(BOT_APOLOGY, answered=False)
+    with translation.override(session.language):
+        try:
+            reply = get_bot().reply(session, history)
+            if not isinstance(reply, BotReply) or not reply.text.strip():
+                raise TypeError(f"bot returned {reply!r}, not a BotReply with text")
+            return reply
+        except Exception:
+            logger.exception("The bot failed to answer session %s", session.name)
+            return BotReply(str(BOT_APOLOGY), answered=False)
 
 
 def _message_content(content: Any) -> str:
@@ -436,6 +464,14 @@ def _client_uuid(client_id: Any) -> uuid.UUID:
         return uuid.UUID(client_id)
     except ValueError:
         raise InvalidInput("client_id must be a UUID.") from None
+
+
+def _customer_language(value: str | None) -> str:
+    """One of the shop's languages: ``value``, else the active one, else the default."""
+    for candidate in (value, translation.get_language()):
+        if candidate in settings.CUSTOMER_LANGUAGES:
+            return candidate
+    return settings.LANGUAGE_CODE
 
 
 def _customer_name(value: Any) -> str:

@@ -14,43 +14,55 @@ from django.utils import timezone
 
 from chatbot.models import CardStatus, FaqEntry, Order, OrderItem, Shipment
 
-FAQ = [
-    (
-        "How long does delivery take?",
-        "delivery, deliver, shipping, ship, arrive, dispatch, 发货, 配送, 运费",
-        "Orders leave our UK, EU and US warehouses within 1–2 working days. Delivery then takes "
-        "2–5 working days in the UK and the EU and 3–7 in the US. You get a tracking link by email "
-        "as soon as your parcel ships, and shipping is free on every e-bike.",
-    ),
-    (
-        "How do I return an item?",
-        "return, returns, refund, send back, money back, exchange, 退货, 退款",
-        "You can return anything within 30 days of delivery, unused and in its original packaging. "
-        "Tell us your order number here and we'll email a prepaid return label; your refund reaches "
-        "your original payment method within 5–7 working days of the return arriving.",
-    ),
-    (
-        "What does the warranty cover?",
-        "warranty, guarantee, broken, defect, faulty, repair, 保修, 质保",
-        "Frames carry a 2-year warranty; motors, batteries, displays and chargers 1 year. It covers "
-        "manufacturing defects, not wear parts (tyres, brake pads, chains) or crash damage. Send us "
-        "your order number and a photo or video of the problem and we'll sort out a repair or a part.",
-    ),
-    (
-        "How far does the battery go, and how do I look after it?",
-        "battery, range, mileage, km, miles, cells, 电池, 续航",
-        "Range depends on the model and the assist level: the D11 goes up to 100 km, the C11 up to "
-        "130 km. To keep the battery healthy, store it between 40% and 80% charge in a cool, dry "
-        "place, charge it at least once every three months, and avoid charging below 0 °C.",
-    ),
-    (
-        "How do I charge my e-bike?",
-        "charge, charging, charger, plug, charge time, 充电, 充电器",
-        "Use the charger that came with your bike. A full charge takes 4–6 hours; the charger's light "
-        "turns green when it is done. You can charge the battery on the bike or take it out; don't "
-        "leave it on the charger for days at a time.",
-    ),
-]
+# topic -> language -> (question, keywords, answer). A topic missing a language is
+# answered in English (chatbot/bots/builtin.py::match_faq); keywords may be in any language.
+FAQ: dict[str, dict[str, tuple[str, str, str]]] = {
+    "delivery": {
+        "en": (
+            "How long does delivery take?",
+            "delivery, deliver, shipping, ship, arrive, dispatch, 发货, 配送, 运费",
+            "Orders leave our UK, EU and US warehouses within 1–2 working days. Delivery then takes "
+            "2–5 working days in the UK and the EU and 3–7 in the US. You get a tracking link by email "
+            "as soon as your parcel ships, and shipping is free on every e-bike.",
+        ),
+    },
+    "returns": {
+        "en": (
+            "How do I return an item?",
+            "return, returns, refund, send back, money back, exchange, 退货, 退款",
+            "You can return anything within 30 days of delivery, unused and in its original packaging. "
+            "Tell us your order number here and we'll email a prepaid return label; your refund reaches "
+            "your original payment method within 5–7 working days of the return arriving.",
+        ),
+    },
+    "warranty": {
+        "en": (
+            "What does the warranty cover?",
+            "warranty, guarantee, broken, defect, faulty, repair, 保修, 质保",
+            "Frames carry a 2-year warranty; motors, batteries, displays and chargers 1 year. It covers "
+            "manufacturing defects, not wear parts (tyres, brake pads, chains) or crash damage. Send us "
+            "your order number and a photo or video of the problem and we'll sort out a repair or a part.",
+        ),
+    },
+    "battery": {
+        "en": (
+            "How far does the battery go, and how do I look after it?",
+            "battery, range, mileage, km, miles, cells, 电池, 续航",
+            "Range depends on the model and the assist level: the D11 goes up to 100 km, the C11 up to "
+            "130 km. To keep the battery healthy, store it between 40% and 80% charge in a cool, dry "
+            "place, charge it at least once every three months, and avoid charging below 0 °C.",
+        ),
+    },
+    "charging": {
+        "en": (
+            "How do I charge my e-bike?",
+            "charge, charging, charger, plug, charge time, 充电, 充电器",
+            "Use the charger that came with your bike. A full charge takes 4–6 hours; the charger's light "
+            "turns green when it is done. You can charge the battery on the bike or take it out; don't "
+            "leave it on the charger for days at a time.",
+        ),
+    },
+}
 
 DPD_NUMBER = "15501234567890"
 ROYAL_MAIL_NUMBER = "RM123456785GB"
@@ -150,10 +162,13 @@ def _orders(now) -> list[dict]:
 @transaction.atomic
 def seed_orders_and_faq() -> None:
     """Create or reset the demo FAQ and orders (``UK22080`` and friends)."""
-    for question, keywords, answer in FAQ:
-        FaqEntry.objects.update_or_create(
-            question=question, defaults={"keywords": keywords, "answer": answer, "is_active": True}
-        )
+    for topic, languages in FAQ.items():
+        for language, (question, keywords, answer) in languages.items():
+            FaqEntry.objects.update_or_create(
+                topic=topic,
+                language=language,
+                defaults={"question": question, "keywords": keywords, "answer": answer, "is_active": True},
+            )
     for data in _orders(timezone.now()):
         order, created = Order.objects.get_or_create(
             number=data["number"],

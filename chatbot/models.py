@@ -12,6 +12,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
+
+
+def customer_language_choices() -> list[tuple[str, str]]:
+    """The shop's languages (``settings.CUSTOMER_LANGUAGES``), named as in ``settings.LANGUAGES``."""
+    names = dict(settings.LANGUAGES)
+    return [(code, names.get(code, code)) for code in settings.CUSTOMER_LANGUAGES]
 
 
 def new_session_name() -> str:
@@ -23,10 +30,10 @@ class ChatSession(models.Model):
     """One customer conversation and where it stands in the state machine."""
 
     class Status(models.TextChoices):
-        BOT_ACTIVE = "bot_active", "Bot answering"
-        PENDING_MANUAL = "pending_manual", "Waiting for an agent"
-        MANUAL_LIVE = "manual_live", "Agent live"
-        CLOSED = "closed", "Closed"
+        BOT_ACTIVE = "bot_active", pgettext_lazy("conversation status", "Bot answering")
+        PENDING_MANUAL = "pending_manual", pgettext_lazy("conversation status", "Waiting for an agent")
+        MANUAL_LIVE = "manual_live", pgettext_lazy("conversation status", "Agent live")
+        CLOSED = "closed", pgettext_lazy("conversation status", "Closed")
 
     name = models.CharField(max_length=32, unique=True, default=new_session_name, editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOT_ACTIVE)
@@ -43,6 +50,9 @@ class ChatSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     customer_name = models.CharField(max_length=100, blank=True)
     customer_email = models.EmailField(blank=True)
+    # The customer's language when the conversation started: the bot answers in
+    # it, and agents see it. Never machine-translated.
+    language = models.CharField(max_length=10, default="en")
     # Denormalised counters, changed only while the row is locked.
     last_seq = models.PositiveIntegerField(default=0, editable=False)
     message_count = models.PositiveIntegerField(default=0, editable=False)
@@ -75,7 +85,11 @@ class Message(models.Model):
 
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=10, choices=Role.choices)
+    # What was said; a system message's text in English (for the admin and
+    # search), rendered for each reader in their own language from code and params.
     content = models.TextField()
+    code = models.CharField(max_length=40, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -140,7 +154,10 @@ class Event(models.Model):
 class FaqEntry(models.Model):
     """A question the built-in bot answers, found by its keywords or by resemblance."""
 
-    question = models.CharField(max_length=200, unique=True)
+    # One topic ("delivery"), answered in several languages: the customer's, or English.
+    topic = models.SlugField(max_length=50, help_text="The same topic in every language, e.g. “delivery”.")
+    language = models.CharField(max_length=10, default="en", choices=customer_language_choices)
+    question = models.CharField(max_length=200)
     keywords = models.CharField(
         max_length=500,
         blank=True,
@@ -151,9 +168,13 @@ class FaqEntry(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["question"]
+        ordering = ["topic", "language", "question"]
         verbose_name = "FAQ entry"
         verbose_name_plural = "FAQ entries"
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "language"], name="faq_topic_language_unique"),
+            models.UniqueConstraint(fields=["question", "language"], name="faq_question_language_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.question
@@ -163,19 +184,20 @@ class FaqEntry(models.Model):
 
 
 class CardStatus(models.TextChoices):
-    """The status vocabulary of product cards (DESIGN §7); values are shown as they are."""
+    """The status vocabulary of product cards (DESIGN §7): the values travel in the
+    blocks as they are; the labels are what a reader sees, in their language."""
 
-    PENDING = "Pending", "Pending"
-    SHIPPED = "Shipped", "Shipped"
-    IN_TRANSIT = "In Transit", "In Transit"
-    OUT_FOR_DELIVERY = "Out for Delivery", "Out for Delivery"
-    DELIVERY_FAILED = "Delivery Failed", "Delivery Failed"
-    RECEIVED = "Received", "Received"
-    RETURNED_REFUNDED = "Returned & Refunded", "Returned & Refunded"
-    REFUNDED = "Refunded", "Refunded"
-    CANCELLED = "Cancelled", "Cancelled"
-    ACTIVE = "Active", "Active"
-    EXPIRED = "Expired", "Expired"
+    PENDING = "Pending", pgettext_lazy("card status", "Pending")
+    SHIPPED = "Shipped", pgettext_lazy("card status", "Shipped")
+    IN_TRANSIT = "In Transit", pgettext_lazy("card status", "In Transit")
+    OUT_FOR_DELIVERY = "Out for Delivery", pgettext_lazy("card status", "Out for Delivery")
+    DELIVERY_FAILED = "Delivery Failed", pgettext_lazy("card status", "Delivery Failed")
+    RECEIVED = "Received", pgettext_lazy("card status", "Received")
+    RETURNED_REFUNDED = "Returned & Refunded", pgettext_lazy("card status", "Returned & Refunded")
+    REFUNDED = "Refunded", pgettext_lazy("card status", "Refunded")
+    CANCELLED = "Cancelled", pgettext_lazy("card status", "Cancelled")
+    ACTIVE = "Active", pgettext_lazy("card status", "Active")
+    EXPIRED = "Expired", pgettext_lazy("card status", "Expired")
 
 
 _http_url = URLValidator(schemes=["http", "https"])
@@ -185,13 +207,13 @@ class Order(models.Model):
     """A shop order the bot can look up by its number (``UK22080``)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
-        SHIPPED = "shipped", "Shipped"
-        DELIVERED = "delivered", "Delivered"
-        REFUNDED = "refunded", "Refunded"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", pgettext_lazy("order status", "Pending")
+        PROCESSING = "processing", pgettext_lazy("order status", "Processing")
+        PARTIALLY_SHIPPED = "partially_shipped", pgettext_lazy("order status", "Partially shipped")
+        SHIPPED = "shipped", pgettext_lazy("order status", "Shipped")
+        DELIVERED = "delivered", pgettext_lazy("order status", "Delivered")
+        REFUNDED = "refunded", pgettext_lazy("order status", "Refunded")
+        CANCELLED = "cancelled", pgettext_lazy("order status", "Cancelled")
 
     class Currency(models.TextChoices):
         GBP = "GBP", "£ (GBP)"

@@ -2,23 +2,57 @@
 
 Message and status payloads are built once, when their event is written, and
 stored in the event row; the API returns the same shapes.
+
+What is stored is language-neutral: a message's own words, a system message's
+``code`` and ``params``, the speaker's ``name``. The rendered parts (``html``,
+and a system message's ``content``) are stored in ``settings.LANGUAGE_CODE``
+and rendered again for a reader of another language by ``localized_message``
+(``localized_event_json`` for the streams, cached: each event is rendered
+once per language in use, not once per reader).
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import translation
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from chatbot import cards
 from chatbot.models import ChatSession, Message
 
-ROLE_NAMES = {Message.Role.BOT: "Assistant", Message.Role.SYSTEM: ""}
+# The name shown for a speaker who has none of their own.
+ROLE_NAMES = {
+    Message.Role.BOT: pgettext_lazy("speaker", "Assistant"),
+    Message.Role.USER: pgettext_lazy("speaker", "Customer"),
+}
 # Shown beside the name, so a customer who calls themselves "Alice (Fiido
 # Support)" still reads as a customer, and an agent always as an agent.
-ROLE_TAGS = {Message.Role.USER: "Customer", Message.Role.AGENT: "Agent"}
+ROLE_TAGS = {Message.Role.USER: pgettext_lazy("tag", "Customer"), Message.Role.AGENT: pgettext_lazy("tag", "Agent")}
+# System messages, stored as a code and its parameters, said in each reader's language.
+SYSTEM_TEXTS = {
+    "agent_joined": gettext_lazy("%(agent)s has joined the chat"),
+    "agent_left": gettext_lazy("%(agent)s left; the assistant is back"),
+    "agent_closed": gettext_lazy("%(agent)s closed the chat"),
+    "customer_closed": gettext_lazy("The customer ended the chat"),
+}
+
+
+def system_text(code: str, params: dict[str, Any]) -> str:
+    """A system message in the active language (its code unknown: empty)."""
+    template = SYSTEM_TEXTS.get(code)
+    if template is None:
+        return ""
+    try:
+        return str(template) % params
+    except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
+        with translation.override(settings.LANGUAGE_CODE):
+            return str(template) % params
 
 
 def agent_payload(user: AbstractBaseUser | None) -> dict[str, str] | None:
@@ -37,8 +71,20 @@ def iso(value) -> str | None:
 
 
 def bubble_html(message: dict[str, Any]) -> str:
-    """The one bubble partial (templates/includes/bubble.html), rendered."""
-    return render_to_string("includes/bubble.html", {"message": message}).strip()
+    """The one bubble partial (templates/includes/bubble.html), rendered in the active language."""
+    role = message["role"]
+    context = {
+        **message,
+        "name": message.get("name") or ROLE_NAMES.get(role, ""),
+        "tag": ROLE_TAGS.get(role, ""),
+        "time": _fallback_time(message.get("created_at")),
+    }
+    return render_to_string("includes/bubble.html", {"message": context}).strip()
+
+
+def _fallback_time(created_at: str | None) -> str:
+    """HH:MM in UTC; the pages show every <time> in the reader's own zone and format."""
+    return created_at[11:16] if created_at else ""
 
 
 def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
@@ -46,23 +92,59 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
     if message.role == Message.Role.AGENT and message.agent is not None:
         name = display_name(message.agent)
     elif message.role == Message.Role.USER:
-        name = message.session.customer_name or "Customer"
+        name = message.session.customer_name
     else:
-        name = ROLE_NAMES.get(message.role, "")
+        name = ""
     payload: dict[str, Any] = {
         "id": message.id,
         "seq": seq,
         "role": message.role,
         "content": message.content,
+        "code": message.code,
+        "params": message.params,
+        "name": name,
         "agent": agent_payload(message.agent) if message.role == Message.Role.AGENT else None,
         "client_id": str(message.client_id),
         "created_at": iso(message.created_at),
         "parts": message_parts(message),
     }
-    local = timezone.localtime(message.created_at)
-    context = {**payload, "name": name, "tag": ROLE_TAGS.get(message.role, ""), "time": local.strftime("%H:%M")}
-    payload["html"] = bubble_html(context)
+    with translation.override(settings.LANGUAGE_CODE):
+        payload["html"] = bubble_html(payload)
     return payload
+
+
+def localized_message(message: dict[str, Any], language: str) -> dict[str, Any]:
+    """``message`` (a stored payload) with its rendered parts in ``language``."""
+    if language == settings.LANGUAGE_CODE:
+        return message
+    with translation.override(language):
+        message = dict(message)
+        if message.get("code"):
+            message["content"] = system_text(message["code"], message.get("params") or {})
+            message["parts"] = [{"type": "text", "text": message["content"]}]
+        message["html"] = bubble_html(message)
+    return message
+
+
+@lru_cache(maxsize=4096)
+def localized_event_json(text: str, language: str) -> str:
+    """A stored event (JSON text) for a reader of ``language``: message events
+    and history snapshots get their rendered parts in it; others are as stored.
+    Cached, because an event goes out to many streams of one language."""
+    if language == settings.LANGUAGE_CODE:
+        return text
+    data = json.loads(text)
+    if data.get("type") == "message":
+        data["message"] = localized_message(data["message"], language)
+    elif data.get("type") == "history":
+        data["messages"] = [localized_message(message, language) for message in data["messages"]]
+    else:
+        return text
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def active_language() -> str:
+    return translation.get_language() or settings.LANGUAGE_CODE
 
 
 def message_parts(message: Message) -> list[dict[str, Any]]:

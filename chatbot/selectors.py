@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Case, Count, F, Max, Q, Value, When
 from django.http import Http404, HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from chatbot import cards, payloads
 from chatbot.bots import get_bot
@@ -106,7 +106,8 @@ def history(session: ChatSession, *, before: int | None = None, limit: int = HIS
     if before is not None:
         events = events.filter(seq__lt=before)
     rows = list(events.order_by("-seq").values_list("payload", flat=True)[: limit + 1])
-    page = [json.loads(text)["message"] for text in reversed(rows[:limit])]
+    language = payloads.active_language()
+    page = [payloads.localized_message(json.loads(text)["message"], language) for text in reversed(rows[:limit])]
     return {"messages": page, "has_earlier": len(rows) > limit}
 
 
@@ -145,13 +146,19 @@ def parse_page_request(before: str | None, limit: str | None) -> tuple[int | Non
     return parsed_before, parsed_limit
 
 
-def events_after(session_id: int, seq: int, limit: int = CATCH_UP_BATCH) -> list[tuple[int, str]]:
-    """Up to ``limit`` stored events of a session after ``seq``, in order, as (seq, json)."""
+def events_after(
+    session_id: int, seq: int, limit: int = CATCH_UP_BATCH, *, language: str | None = None
+) -> list[tuple[int, str]]:
+    """Up to ``limit`` stored events of a session after ``seq``, in order, as
+    (seq, json), rendered for a reader of ``language`` (None: as stored)."""
     events = Event.objects.filter(session_id=session_id, seq__gt=seq).order_by("seq")
-    return list(events.values_list("seq", "payload")[:limit])
+    rows = list(events.values_list("seq", "payload")[:limit])
+    if language is None:
+        return rows
+    return [(number, payloads.localized_event_json(text, language)) for number, text in rows]
 
 
-def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[bytes], int, bool]:
+def stream_opening(session_id: int, last_event_id: int | None, language: str) -> tuple[list[bytes], int, bool]:
     """A session stream's first frames: ``connected``, then the missed events
     after ``last_event_id`` or, without a usable one, a ``history`` snapshot.
 
@@ -172,14 +179,16 @@ def stream_opening(session_id: int, last_event_id: int | None) -> tuple[list[byt
         )
     ]
     if last_event_id is not None and 0 <= last_event_id <= newest:
-        rows = events_after(session_id, last_event_id)
+        rows = events_after(session_id, last_event_id, language=language)
         frames += [encode(data, id=seq) for seq, data in rows]
         return frames, rows[-1][0] if rows else last_event_id, len(rows) == CATCH_UP_BATCH
+    with translation.override(language):
+        page = history(session, before=newest + 1)
     snapshot = {
         "type": "history",
         "session_name": session.name,
         "status": session.status,
-        **history(session, before=newest + 1),
+        **page,
         "session": payloads.session_state(session),
     }
     frames.append(encode(snapshot, id=newest))
@@ -232,11 +241,16 @@ def session_row(session: ChatSession, last_message: Message | None = None) -> di
     return {
         **payloads.session_state(session),
         "customer_name": session.customer_name,
+        "language": session.language,
         "waiting_seconds": waiting,
         "last_message": (
             {
                 "role": last_message.role,
-                "text": cards.plain_text(last_message.content)[:200],
+                "text": (
+                    payloads.system_text(last_message.code, last_message.params)
+                    if last_message.code
+                    else cards.plain_text(last_message.content)[:200]
+                ),
                 "created_at": payloads.iso(last_message.created_at),
             }
             if last_message
@@ -324,7 +338,7 @@ def parse_list_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def queue_snapshot() -> tuple[dict[str, Any], int]:
+def queue_snapshot(language: str | None = None) -> tuple[dict[str, Any], int]:
     """The queue stream's ``queue`` event, and the version it reflects.
 
     Bounded: the oldest ``QUEUE_WAITING_SHOWN`` waiting conversations (with
@@ -345,7 +359,8 @@ def queue_snapshot() -> tuple[dict[str, Any], int]:
         .annotate(n=Count("id"))
         .values_list("status", "n")
     )
-    rows = session_rows([*waiting, *live, *recent])
+    with translation.override(language or payloads.active_language()):
+        rows = session_rows([*waiting, *live, *recent])
     waiting_total = counts.get(Status.PENDING_MANUAL, 0)
     event = {
         "type": "queue",

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
 
 from chatbot import payloads, selectors
 from chatbot.models import ChatSession
+from fiido.i18n import LANGUAGE_COOKIE, customer_language
 from fiido.realtime import session_group
 from fiido.realtime.hub import db_call
 from fiido.realtime.stream import (
@@ -28,31 +30,42 @@ from fiido.realtime.stream import (
 
 
 def session_stream(
-    session: ChatSession, last_event_id: int | None, send: Callable, **watcher: Any
+    session: ChatSession, last_event_id: int | None, send: Callable, *, language: str, **watcher: Any
 ) -> AsyncIterator[bytes]:
-    """The frames of one session's stream, resuming after ``last_event_id``;
-    ``send`` is the response's, for the hub's direct writes. ``watcher`` (the
-    workbench's ``also`` and ``recheck``) ends the stream when its viewer may
-    no longer watch."""
+    """The frames of one session's stream, resuming after ``last_event_id``, in
+    the reader's ``language``; ``send`` is the response's, for the hub's direct
+    writes. ``watcher`` (the workbench's ``also`` and ``recheck``) ends the
+    stream when its viewer may no longer watch."""
     return session_events(
         session_group(session.name),
-        opening=lambda: db_call(_opening, session, last_event_id),
-        fetch_after=lambda seq: db_call(_events_after, session, seq),
+        opening=lambda: db_call(_opening, session, last_event_id, language),
+        fetch_after=lambda seq: db_call(_events_after, session, seq, language),
         send=send,
+        language=language,
         **watcher,
     )
 
 
-def _opening(session: ChatSession, last_event_id: int | None):
+def customer_stream_language(scope) -> str:
+    """The customer's language, by the rules of their pages (fiido/i18n.py)."""
+    cookies = parse_cookie(header(scope, b"cookie") or "")
+    return customer_language(
+        query=query_param(scope, "lang"),
+        cookie=cookies.get(LANGUAGE_COOKIE),
+        accept_language=header(scope, b"accept-language"),
+    )
+
+
+def _opening(session: ChatSession, last_event_id: int | None, language: str):
     try:
-        return selectors.stream_opening(session.pk, last_event_id)
+        return selectors.stream_opening(session.pk, last_event_id, language)
     except ChatSession.DoesNotExist:
         raise StreamEnded(payloads.deleted_event(session.name)) from None
 
 
-def _events_after(session: ChatSession, seq: int) -> list[tuple[int, str]]:
+def _events_after(session: ChatSession, seq: int, language: str) -> list[tuple[int, str]]:
     """Stored events after ``seq``; a conversation erased meanwhile ends the stream."""
-    rows = selectors.events_after(session.pk, seq)
+    rows = selectors.events_after(session.pk, seq, language=language)
     if not rows and not ChatSession.objects.filter(pk=session.pk).exists():
         raise StreamEnded(payloads.deleted_event(session.name))
     return rows
@@ -78,7 +91,8 @@ async def customer_events(scope, receive, send, *, name: str) -> None:
         (("conversation", name, visitor.session_key or ""), settings.SSE_MAX_STREAMS_PER_CONVERSATION),
         (("address", client_address(scope)), settings.SSE_MAX_STREAMS_PER_ADDRESS),
     ]
-    await serve(receive, send, session_stream(session, requested_last_event_id(scope), send), caps=caps)
+    frames = session_stream(session, requested_last_event_id(scope), send, language=customer_stream_language(scope))
+    await serve(receive, send, frames, caps=caps)
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from chatbot import views
 
@@ -7,6 +8,8 @@ app_name = "chatbot"
 # GET /api/sessions/<name>/events is served by chatbot.streams (routed in fiido.asgi).
 urlpatterns = [
     path("", views.chat_page, name="chat"),
+    # The page scripts' translations, in the customer's language (fiido/i18n.py).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("api/sessions", views.start_session, name="start"),
     path("api/sessions/<str:name>", views.session_detail, name="detail"),
     path("api/sessions/<str:name>/messages", views.messages, name="messages"),

@@ -90,5 +90,9 @@ def close(request: HttpRequest, name: str) -> JsonResponse:
 
 
 def posted_response(posted: Posted) -> JsonResponse:
-    """201 for a new message, 200 with the same body for a repeated ``client_id``."""
-    return JsonResponse({"message": posted.message, "reply": posted.reply}, status=201 if posted.created else 200)
+    """201 for a new message, 200 with the same body for a repeated ``client_id``;
+    rendered in the caller's language, as their stream would show it."""
+    language = payloads.active_language()
+    message = payloads.localized_message(posted.message, language)
+    reply = payloads.localized_message(posted.reply, language) if posted.reply else None
+    return JsonResponse({"message": message, "reply": reply}, status=201 if posted.created else 200)

@@ -108,17 +108,33 @@ SCHEMAS: dict[str, Any] = {
     },
     "Message": {
         "type": "object",
-        "required": ["id", "seq", "role", "content", "agent", "client_id", "created_at", "parts", "html"],
+        "required": [
+            "id",
+            "seq",
+            "role",
+            "content",
+            "code",
+            "params",
+            "name",
+            "agent",
+            "client_id",
+            "created_at",
+            "parts",
+            "html",
+        ],
         "properties": {
             "id": {"type": "integer"},
             "seq": {"type": "integer", "minimum": 1},
             "role": {"type": "string", "enum": ["user", "bot", "agent", "system"]},
-            "content": {"type": "string"},
+            "content": {"type": "string", "description": "A system message's is in the reader's language."},
+            "code": {"type": "string", "description": "A system message's kind (agent_joined, ...); else empty."},
+            "params": {"type": "object", "description": "A system message's parameters (agent: a name)."},
+            "name": {"type": "string", "description": "The speaker's own name (an agent's, a customer's if given)."},
             "agent": _nullable(_ref("Agent")),
             "client_id": {"type": "string", "format": "uuid"},
             "created_at": DATETIME,
             "parts": {"type": "array", "items": {"oneOf": [_ref("TextPart"), _ref("CardPart")]}},
-            "html": {"type": "string", "description": "The rendered message bubble."},
+            "html": {"type": "string", "description": "The rendered message bubble, in the reader's language."},
         },
     },
     "Posted": {
@@ -131,9 +147,10 @@ SCHEMAS: dict[str, Any] = {
             _ref("SessionState"),
             {
                 "type": "object",
-                "required": ["customer_name", "waiting_seconds", "last_message"],
+                "required": ["customer_name", "language", "waiting_seconds", "last_message"],
                 "properties": {
                     "customer_name": {"type": "string"},
+                    "language": {"type": "string", "description": "The customer's language (en, de, ...)."},
                     "waiting_seconds": _nullable({"type": "integer"}),
                     "last_message": _nullable(
                         {

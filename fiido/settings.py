@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's LocaleMiddleware, with customers' and agents' languages apart (fiido/i18n.py).
+    "fiido.i18n.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -133,6 +135,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "fiido.i18n.languages",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -244,7 +248,23 @@ CONTENT_SECURITY_POLICY = {
 # ---------------------------------------------------------------------------
 # Internationalisation and static files
 # ---------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# Customers read the shop's languages, agents theirs (fiido/i18n.py); what
+# is stored is language-neutral and rendered in each reader's language. Times
+# are stored in UTC and shown in each browser's own time zone.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("es", "Español"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("zh-hans", "简体中文"),
+]
+CUSTOMER_LANGUAGES = ["en", "de", "fr", "it", "es", "nl", "pl"]
+AGENT_LANGUAGES = ["en", "zh-hans"]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

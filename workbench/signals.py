@@ -1,10 +1,12 @@
-"""Logging out ends the agent's open streams at once, on every worker."""
+"""Logging in brings the agent's chosen language along; logging out ends the
+agent's open streams at once, on every worker."""
 
 from __future__ import annotations
 
-from django.contrib.auth.signals import user_logged_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from fiido.i18n import SESSION_LANGUAGE_KEY
 from fiido.realtime.groups import login_group
 from fiido.realtime.publish import end_streams_on_commit
 from workbench.streams import revoked_event
@@ -17,3 +19,13 @@ def end_streams_of_the_login(sender, request, user, **kwargs) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
         end_streams_on_commit(login_group(session_key), revoked_event(401))
+
+
+@receiver(user_logged_in)
+def bring_the_agents_language(sender, request, user, **kwargs) -> None:
+    """Pages and streams read the agent's language from the login session (no query per request)."""
+    from workbench.models import AgentPreferences
+
+    language = AgentPreferences.objects.filter(user=user).values_list("language", flat=True).first()
+    if language and request is not None and hasattr(request, "session"):
+        request.session[SESSION_LANGUAGE_KEY] = language

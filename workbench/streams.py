@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.http import Http404
@@ -9,10 +11,11 @@ from django.http import Http404
 from chatbot import selectors
 from chatbot.models import ChatSession
 from chatbot.streams import requested_last_event_id, session_stream
+from fiido.i18n import SESSION_LANGUAGE_KEY, agent_language
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.groups import login_group
 from fiido.realtime.hub import db_call
-from fiido.realtime.stream import django_session, queue_events, send_json_error, serve
+from fiido.realtime.stream import django_session, header, queue_events, send_json_error, serve
 from workbench.permissions import is_agent
 
 
@@ -23,22 +26,35 @@ class _Request:
         self.session = session
 
 
-def _agent_status(scope) -> int:
-    """200 for a logged-in agent, 401 for nobody, 403 for a non-agent."""
-    user = get_user(_Request(django_session(scope)))
-    if not user.is_authenticated:
-        return 401
-    return 200 if is_agent(user) else 403
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who opened an agent stream: ``status`` 200 for a logged-in agent, 401 for
+    nobody, 403 for a non-agent; the language they read; their login session."""
+
+    status: int
+    language: str
+    session_key: str
 
 
-def _agent_session(scope, name: str) -> tuple[int, ChatSession | None]:
-    status = _agent_status(scope)
-    if status != 200:
-        return status, None
+def viewer_of(scope) -> Viewer:
+    """The stream's viewer, from its session cookie (a database read: call it through db_call)."""
+    session = django_session(scope)
+    user = get_user(_Request(session))
+    status = 401 if not user.is_authenticated else 200 if is_agent(user) else 403
+    language = agent_language(
+        chosen=session.get(SESSION_LANGUAGE_KEY), accept_language=header(scope, b"accept-language")
+    )
+    return Viewer(status, language, session.session_key or "")
+
+
+def _viewer_and_session(scope, name: str) -> tuple[Viewer, ChatSession | None]:
+    viewer = viewer_of(scope)
+    if viewer.status != 200:
+        return viewer, None
     try:
-        return 200, selectors.get_session(name)
+        return viewer, selectors.get_session(name)
     except Http404:
-        return 404, None
+        return Viewer(404, viewer.language, viewer.session_key), None
 
 
 _REFUSALS = {401: "Log in as an agent first.", 403: "Agents only.", 404: selectors.SESSION_NOT_FOUND}
@@ -50,48 +66,50 @@ def revoked_event(status: int) -> dict[str, str]:
     return {"type": "revoked", "reason": reason}
 
 
-def _caps(scope, what: str) -> list:
+def _caps(viewer: Viewer, what: str) -> list:
     """An agent may hold a few streams of one conversation (or of the queue), and a bounded number in all."""
-    login = django_session(scope).session_key or ""
+    login = viewer.session_key
     return [
         (("agent", what, login), settings.SSE_MAX_STREAMS_PER_CONVERSATION),
         (("login", login), settings.SSE_MAX_STREAMS_PER_LOGIN),
     ]
 
 
-def _watcher(scope) -> dict:
+def _watcher(scope, viewer: Viewer) -> dict:
     """What an agent's stream re-checks, and the group whose notice ends it:
     logging out ends it at once; deactivation, a new password or leaving the
     agents group end it at the next heartbeat (probe, second round, item 1)."""
-    session_key = django_session(scope).session_key or ""
 
     async def recheck() -> dict | None:
-        status = await db_call(_agent_status, scope)
+        status = (await db_call(viewer_of, scope)).status
         return None if status == 200 else revoked_event(status)
 
-    return {"also": (login_group(session_key),) if session_key else (), "recheck": recheck}
+    return {"also": (login_group(viewer.session_key),) if viewer.session_key else (), "recheck": recheck}
 
 
 async def agent_session_events(scope, receive, send, *, name: str) -> None:
     """``GET /workbench/api/sessions/<name>/events``."""
     if scope["method"] != "GET":
         return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
-    status, session = await db_call(_agent_session, scope, name)
+    viewer, session = await db_call(_viewer_and_session, scope, name)
     if session is None:
-        return await send_json_error(send, status, _REFUSALS[status])
-    frames = session_stream(session, requested_last_event_id(scope), send, **_watcher(scope))
-    await serve(receive, send, frames, caps=_caps(scope, name))
+        return await send_json_error(send, viewer.status, _REFUSALS[viewer.status])
+    last_event_id = requested_last_event_id(scope)
+    frames = session_stream(session, last_event_id, send, language=viewer.language, **_watcher(scope, viewer))
+    await serve(receive, send, frames, caps=_caps(viewer, name))
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:
     """``GET /workbench/api/events``: the live queue for agents."""
     if scope["method"] != "GET":
         return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
-    status = await db_call(_agent_status, scope)
-    if status != 200:
-        return await send_json_error(send, status, _REFUSALS[status])
-    frames = queue_events(QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot), **_watcher(scope))
-    await serve(receive, send, frames, caps=_caps(scope, "queue"))
+    viewer = await db_call(viewer_of, scope)
+    if viewer.status != 200:
+        return await send_json_error(send, viewer.status, _REFUSALS[viewer.status])
+    frames = queue_events(
+        QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot, viewer.language), **_watcher(scope, viewer)
+    )
+    await serve(receive, send, frames, caps=_caps(viewer, "queue"))
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from workbench import views
 
@@ -9,6 +10,9 @@ app_name = "workbench"
 # workbench.streams, routed in fiido.asgi ahead of Django's middleware.
 urlpatterns = [
     path("", views.queue_page, name="queue"),
+    # The page scripts' translations, in the agent's language (fiido/i18n.py).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
+    path("language", views.set_language, name="language"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sessions/<str:name>", views.session_page, name="session"),

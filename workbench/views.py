@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
 from chatbot import conversations, payloads, selectors
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
 from chatbot.views import earlier_messages, posted_response
 from fiido.http import json_api, json_body
+from fiido.i18n import SESSION_LANGUAGE_KEY
+from workbench.models import AgentPreferences
 from workbench.permissions import agent_api, agent_required
 
 
@@ -83,3 +89,21 @@ def messages(request: HttpRequest, name: str) -> JsonResponse:
         session, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
     )
     return posted_response(posted)
+
+
+@agent_required
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: kept on the agent (``AgentPreferences``) and in
+    their login session, so pages and streams follow it without a query."""
+    language = request.POST.get("language", "")
+    if language not in settings.AGENT_LANGUAGES:
+        return HttpResponseBadRequest("Unknown language.", content_type="text/plain")
+    AgentPreferences.objects.update_or_create(user=request.user, defaults={"language": language})
+    request.session[SESSION_LANGUAGE_KEY] = language
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("workbench:queue")
+    return redirect(target)

@@ -9,14 +9,24 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 if TYPE_CHECKING:
     from chatbot.models import ChatSession, Message
 
-GREETING = (
+# The bots' fixed texts are in the active language: the state machine asks a
+# bot with the conversation's language active (translation.override).
+GREETING = _(
     "Hi! I'm the Fiido assistant. Ask me about delivery, returns, warranty or "
     "batteries, or give me your order number (like UK22080) and I'll look it up."
 )
+
+
+# Escalation reasons the bots write: stored in English (they are data, like a
+# customer's own reason), shown to agents in their language where known.
+REASON_ASKED = gettext_noop("Customer asked for a person")
+REASON_UNANSWERED = gettext_noop("The assistant could not answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +44,8 @@ class BotReply:
 
 
 class Bot(Protocol):
-    """Anything that answers a customer given the conversation so far."""
+    """Anything that answers a customer given the conversation so far, in the
+    active language (the conversation's: ``session.language``)."""
 
     def greeting(self) -> str: ...
 

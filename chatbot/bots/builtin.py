@@ -14,13 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher, get_close_matches
 
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
 from chatbot.bots import orders
-from chatbot.bots.base import GREETING, BotReply
+from chatbot.bots.base import GREETING, REASON_ASKED, BotReply
 from chatbot.models import ChatSession, FaqEntry, Message
 
-# Asking for a person, as the original workflow recognised it. English words
-# match whole words ("person" but not "personal"); Chinese ones anywhere.
-HANDOFF_WORDS_EN = (
+# Asking for a person, in the shop's languages (and the original workflow's
+# Chinese). Words of scripts with spaces match whole words ("person" but not
+# "personal"); Chinese ones anywhere.
+HANDOFF_WORDS = (
+    # en
     "human",
     "humans",
     "agent",
@@ -32,16 +38,57 @@ HANDOFF_WORDS_EN = (
     "customer service",
     "live chat",
     "someone real",
+    # de
+    "mensch",
+    "mitarbeiter",
+    "mitarbeiterin",
+    "kundendienst",
+    "kundenservice",
+    # fr
+    "humain",
+    "conseiller",
+    "conseillère",
+    "une personne",
+    "service client",
+    # it
+    "operatore",
+    "operatrice",
+    "una persona",
+    "assistenza clienti",
+    # es
+    "humano",
+    "agente",
+    "una persona",
+    "atención al cliente",
+    # nl
+    "medewerker",
+    "mens",
+    "klantenservice",
+    # pl
+    "konsultant",
+    "konsultantka",
+    "człowiek",
+    "obsługa klienta",
 )
 HANDOFF_WORDS_ZH = ("人工", "转人工", "人工客服", "客服", "真人")
-_HANDOFF_EN = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in HANDOFF_WORDS_EN) + r")\b", re.IGNORECASE)
+_HANDOFF = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in HANDOFF_WORDS) + r")\b", re.IGNORECASE)
 
 _GREETING = re.compile(
-    r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening)|你好|您好|嗨)( there)?\W*$", re.IGNORECASE
+    r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening)|hallo|guten (morgen|tag|abend)|servus|moin|"
+    r"bonjour|bonsoir|salut|ciao|buongiorno|buonasera|salve|hola|buenos días|buenas( tardes| noches)?|"
+    r"goedemorgen|goedemiddag|goedenavond|hoi|dzień dobry|cześć|witam|你好|您好|嗨)( there)?\W*$",
+    re.IGNORECASE,
 )
-_THANKS = re.compile(r"^\W*(thanks?( you)?( very much| so much| a lot)?|thx|cheers|谢谢|多谢)\W*$", re.IGNORECASE)
+_THANKS = re.compile(
+    r"^\W*(thanks?( you)?( very much| so much| a lot)?|thx|cheers|danke( schön| sehr)?|vielen dank|"
+    r"merci( beaucoup)?|grazie( mille)?|gracias|muchas gracias|dank (je|u)( wel)?|bedankt|dziękuję|dzięki|"
+    r"谢谢|多谢)\W*$",
+    re.IGNORECASE,
+)
 _ORDER_QUESTION = re.compile(
-    r"\b(my|an?|the|our) (order|parcel|package|delivery)\b|\btrack(ing)?\b|\border (number|status)\b|订单|包裹|物流",
+    r"\b(my|an?|the|our) (order|parcel|package|delivery)\b|\btrack(ing)?\b|\border (number|status)\b|"
+    r"\b(bestellung|sendung|paket|sendungsverfolgung|commande|colis|suivi|ordine|pacco|spedizione|pedido|"
+    r"paquete|envío|bestelling|pakket|zamówienie|zamówienia|paczka|przesyłka)\b|订单|包裹|物流",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W_]+")
@@ -50,15 +97,15 @@ FAQ_QUESTION_SIMILARITY = 0.7  # a message this close to an entry's question is 
 FUZZY_WORD_SIMILARITY = 0.8  # "warrenty" is "warranty"; "bike" is not "like"
 FUZZY_MIN_LENGTH = 5  # shorter words must match exactly
 
-HANDOFF_REPLY = "Of course, I'm connecting you with a person now. An agent will join this chat shortly."
-THANKS_REPLY = "You're welcome! Is there anything else I can help you with?"
-ASK_ORDER_NUMBER = (
+HANDOFF_REPLY = _("Of course, I'm connecting you with a person now. An agent will join this chat shortly.")
+THANKS_REPLY = _("You're welcome! Is there anything else I can help you with?")
+ASK_ORDER_NUMBER = _(
     "I can look that up. What is your order number? It is in your confirmation email and looks like UK22080."
 )
-DONT_KNOW = (
+DONT_KNOW = _(
     "Sorry, I don't know the answer to that. I can help with delivery, returns, warranty, batteries "
     "and charging, or look up an order number like UK22080. Would you like to talk to a person? "
-    "Just say “agent” or press “Talk to a person”."
+    "Just press “Talk to a person”."
 )
 
 
@@ -66,25 +113,25 @@ class BuiltinBot:
     """The default bot (``CHATBOT_BACKEND``); needs nothing but the database."""
 
     def greeting(self) -> str:
-        return GREETING
+        return str(GREETING)
 
     def reply(self, session: ChatSession, history: Sequence[Message]) -> BotReply:
         text = last_customer_text(history)
         if wants_person(text):
-            return BotReply(HANDOFF_REPLY, escalate=True, reason="Customer asked for a person")
+            return BotReply(str(HANDOFF_REPLY), escalate=True, reason=REASON_ASKED)
         numbers = orders.find_order_numbers(text)
         if numbers:
             return order_answer(numbers)
         if _GREETING.match(text):
-            return BotReply(GREETING)
+            return BotReply(str(GREETING))
         if _THANKS.match(text):
-            return BotReply(THANKS_REPLY)
+            return BotReply(str(THANKS_REPLY))
         if _ORDER_QUESTION.search(text):
-            return BotReply(ASK_ORDER_NUMBER)
-        entry = match_faq(text)
+            return BotReply(str(ASK_ORDER_NUMBER))
+        entry = match_faq(text, language=translation.get_language() or settings.LANGUAGE_CODE)
         if entry is not None:
             return BotReply(entry.answer)
-        return BotReply(DONT_KNOW, answered=False)
+        return BotReply(str(DONT_KNOW), answered=False)
 
 
 def last_customer_text(history: Sequence[Message]) -> str:
@@ -96,8 +143,8 @@ def last_customer_text(history: Sequence[Message]) -> str:
 
 
 def wants_person(text: str) -> bool:
-    """True when the customer asks for a person, in English or Chinese."""
-    return bool(_HANDOFF_EN.search(text)) or any(word in text for word in HANDOFF_WORDS_ZH)
+    """True when the customer asks for a person, in the shop's languages or Chinese."""
+    return bool(_HANDOFF.search(text)) or any(word in text for word in HANDOFF_WORDS_ZH)
 
 
 def order_answer(numbers: Sequence[str]) -> BotReply:
@@ -178,8 +225,9 @@ def _likeness(message: str, question: str) -> float:
     return matcher.ratio()
 
 
-def match_faq(text: str) -> FaqEntry | None:
-    """The active FAQ entry that best fits ``text``, or None if none fits.
+def match_faq(text: str, language: str | None = None) -> FaqEntry | None:
+    """The active FAQ entry that best fits ``text``, in ``language`` where the
+    topic has an entry in it, else in English; or None if none fits.
 
     An entry fits when one of its keywords occurs (whole words; a typo or a
     plural still counts), or when the message reads like its question. The
@@ -191,9 +239,11 @@ def match_faq(text: str) -> FaqEntry | None:
     if not lowered.strip():
         return None
     wording = _wording(text)
+    language = language or settings.LANGUAGE_CODE
+    entries = list(FaqEntry.objects.filter(is_active=True, language__in={language, settings.LANGUAGE_CODE}))
     best: tuple[float, float] | None = None
     chosen = None
-    for entry in FaqEntry.objects.filter(is_active=True):
+    for entry in entries:
         hits = sum(_keyword_hit(keyword, wording) for keyword in entry.keyword_list())
         likeness = _likeness(lowered.strip(), entry.question.lower())
         if hits == 0 and likeness < FAQ_QUESTION_SIMILARITY:
@@ -201,4 +251,7 @@ def match_faq(text: str) -> FaqEntry | None:
         score = (hits, likeness)
         if best is None or score > best:
             best, chosen = score, entry
-    return chosen
+    if chosen is None or chosen.language == language:
+        return chosen
+    # The customer's language first: its entry of the same topic, if it has one.
+    return next((e for e in entries if e.topic == chosen.topic and e.language == language), chosen)

@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from chatbot import cards
 from chatbot.bots import orders
-from chatbot.bots.base import GREETING, BotReply
+from chatbot.bots.base import GREETING, REASON_ASKED, BotReply
 from chatbot.bots.builtin import HANDOFF_REPLY, last_customer_text, wants_person
 from chatbot.models import ChatSession, FaqEntry, Message
 
@@ -45,6 +45,7 @@ Be brief, friendly and factual. Answer only from the FAQ below and from order lo
 - When the customer asks for a person, call escalate_to_human.
 - When you cannot answer, say honestly that you don't know, offer to connect the customer with a
   person, and end your reply with {mark}.
+- Write in {language}, the customer's language, whatever language the FAQ is in.
 
 FAQ:
 {faq}"""
@@ -95,24 +96,24 @@ class LLMBot:
         self.timeout = settings.CHATBOT_TIMEOUT_SECONDS
 
     def greeting(self) -> str:
-        return GREETING
+        return str(GREETING)
 
     def reply(self, session: ChatSession, history: Sequence[Message]) -> BotReply:
         if wants_person(last_customer_text(history)):
             # The same words as the built-in bot, without a round trip.
-            return BotReply(HANDOFF_REPLY, escalate=True, reason="Customer asked for a person")
+            return BotReply(str(HANDOFF_REPLY), escalate=True, reason=REASON_ASKED)
         if not (self.base_url and self.model):
             raise ImproperlyConfigured("LLMBot needs LLM_BASE_URL and LLM_MODEL.")
-        return _Exchange(self, history).run()
+        return _Exchange(self, history, session.language).run()
 
 
 class _Exchange:
     """One reply: the requests to the endpoint and the tool calls between them."""
 
-    def __init__(self, bot: LLMBot, history: Sequence[Message]) -> None:
+    def __init__(self, bot: LLMBot, history: Sequence[Message], language: str) -> None:
         self.bot = bot
         self.deadline = time.monotonic() + bot.timeout
-        self.messages: list[dict[str, Any]] = [{"role": "system", "content": _system_prompt()}]
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": _system_prompt(language)}]
         self.messages.extend(_conversation(history))
         self.found: dict[str, Any] = {}  # order number -> Order, in look-up order
         self.looked_up = False
@@ -131,7 +132,7 @@ class _Exchange:
                     result = self._call_tool(call)
                     self.messages.append({"role": "tool", "tool_call_id": call.get("id", ""), "content": result})
                 if self.escalation is not None:
-                    return BotReply(HANDOFF_REPLY, escalate=True, reason=self.escalation)
+                    return BotReply(str(HANDOFF_REPLY), escalate=True, reason=self.escalation)
         raise LLMError(f"the model still called tools after {MAX_TOOL_ROUNDS} rounds")
 
     def _complete(self, client: httpx.Client) -> dict[str, Any]:
@@ -173,7 +174,7 @@ class _Exchange:
         name = function.get("name")
         if name == "escalate_to_human":
             reason = str(arguments.get("reason") or "").strip()
-            self.escalation = reason[:200] or "Customer asked for a person"
+            self.escalation = reason[:200] or REASON_ASKED
             return json.dumps({"ok": True})
         if name == "lookup_order":
             return json.dumps(self._lookup(str(arguments.get("order_number", ""))))
@@ -218,9 +219,17 @@ def model_words(content: str) -> tuple[str, bool]:
     return text.strip()[:MAX_REPLY_CHARS], answered
 
 
-def _system_prompt() -> str:
-    faq = "\n\n".join(f"Q: {entry.question}\nA: {entry.answer}" for entry in FaqEntry.objects.filter(is_active=True))
-    return SYSTEM_PROMPT.format(mark=NO_ANSWER_MARK, faq=faq or "(none)")
+def _system_prompt(language: str) -> str:
+    """The instructions: the FAQ in the customer's language where it has an
+    entry, else in English, and the language to answer in."""
+    entries = FaqEntry.objects.filter(is_active=True, language__in={language, settings.LANGUAGE_CODE})
+    by_topic: dict[str, FaqEntry] = {}
+    for entry in entries.order_by("topic"):
+        if entry.topic not in by_topic or entry.language == language:
+            by_topic[entry.topic] = entry
+    faq = "\n\n".join(f"Q: {entry.question}\nA: {entry.answer}" for entry in by_topic.values())
+    name = dict(settings.LANGUAGES).get(language, language)
+    return SYSTEM_PROMPT.format(mark=NO_ANSWER_MARK, faq=faq or "(none)", language=f"{name} ({language})")
 
 
 def _conversation(history: Sequence[Message]) -> list[dict[str, str]]:

@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from chatbot import cards
 from chatbot.models import Order
@@ -85,18 +87,21 @@ def product_block(order: Order, item) -> str:
 
 
 def summary(order: Order) -> str:
-    """One line: number, status, total and date."""
-    placed = timezone.localtime(order.placed_at)
-    return (
-        f"Order {order.number}: {order.get_status_display()}, total {money(order.total, order.currency)}, "
-        f"placed on {placed.day} {placed:%B %Y}."
-    )
+    """One line, in the active language: number, status, total and date."""
+    return _("Order %(number)s: %(status)s, total %(total)s, placed on %(date)s.") % {
+        "number": order.number,
+        "status": order.get_status_display(),
+        "total": money(order.total, order.currency),
+        "date": date_format(timezone.localtime(order.placed_at), "DATE_FORMAT"),
+    }
 
 
 def order_reply(order: Order) -> str:
     """The reply for a found order: the summary, then one block per line item."""
     blocks = product_blocks(order)
-    return f"{summary(order)}\nHere is what's in it:\n{blocks}" if blocks else summary(order)
+    if not blocks:
+        return summary(order)
+    return "\n".join([summary(order), _("Here is what is in it:"), blocks])
 
 
 def product_blocks(order: Order) -> str:
@@ -105,10 +110,10 @@ def product_blocks(order: Order) -> str:
 
 
 def not_found_reply(number: str) -> str:
-    return (
-        f"I couldn't find an order {number}. Please check the number on your confirmation email "
+    return _(
+        "I couldn't find an order %(number)s. Please check the number on your confirmation email "
         "(it looks like UK22080), or press “Talk to a person” and an agent will help."
-    )
+    ) % {"number": number}
 
 
 def order_facts(order: Order) -> dict[str, Any]:

@@ -40,12 +40,21 @@ INBOX_LIMIT = 500  # a stream further behind than this is told to catch up from 
 
 Probe = Callable[[list[str]], dict[str, int]]
 _probe: Probe | None = None
+# Renders a stored event (JSON text) for a reader of a language.
+Localizer = Callable[[str, str], str]
+_localizer: Localizer | None = None
 
 
 def register_probe(probe: Probe) -> None:
     """Install the app's look-up of each group's newest seq (one query for many groups)."""
     global _probe
     _probe = probe
+
+
+def register_localizer(localizer: Localizer) -> None:
+    """Install the app's rendering of an event for a reader of another language."""
+    global _localizer
+    _localizer = localizer
 
 
 async def db_call(function: Callable, *args):
@@ -71,26 +80,33 @@ async def db_call(function: Callable, *args):
 
 
 class Envelope:
-    """One published event, shared by every local stream of its group."""
+    """One published event, shared by every local stream of its group.
 
-    __slots__ = ("_with_id", "_without_id", "data", "final", "seq")
+    Encoded once per language in use among those streams: the stored event
+    is in the default language, and the app's localizer renders it for others.
+    """
+
+    __slots__ = ("_frames", "data", "final", "seq")
 
     def __init__(self, seq: int, data: str, final: bool = False) -> None:
         self.seq = seq
         self.data = data
         self.final = final  # the stream's last frame: sent without an id, then the stream ends
-        self._with_id: bytes | None = None
-        self._without_id: bytes | None = None
+        self._frames: dict[tuple[str | None, bool], bytes] = {}
 
-    def with_id(self) -> bytes:
-        if self._with_id is None:
-            self._with_id = encode(self.data, id=self.seq)
-        return self._with_id
+    def with_id(self, language: str | None = None) -> bytes:
+        return self._frame(language, True)
 
-    def without_id(self) -> bytes:
-        if self._without_id is None:
-            self._without_id = encode(self.data)
-        return self._without_id
+    def without_id(self, language: str | None = None) -> bytes:
+        return self._frame(language, False)
+
+    def _frame(self, language: str | None, with_id: bool) -> bytes:
+        key = (language, with_id)
+        frame = self._frames.get(key)
+        if frame is None:
+            data = self.data if language is None or _localizer is None else _localizer(self.data, language)
+            frame = self._frames[key] = encode(data, id=self.seq) if with_id else encode(data)
+        return frame
 
 
 class Signal:
@@ -124,12 +140,19 @@ class Subscription:
     usual, and the stream's task handles it in order.
     """
 
-    __slots__ = ("__weakref__", "_items", "_waiter", "also", "direct", "group", "last", "recheck")
+    __slots__ = ("__weakref__", "_items", "_waiter", "also", "direct", "group", "language", "last", "recheck")
 
     def __init__(
-        self, group: str, direct: DirectWrite | None = None, *, also: tuple[str, ...] = (), recheck: bool = False
+        self,
+        group: str,
+        direct: DirectWrite | None = None,
+        *,
+        also: tuple[str, ...] = (),
+        recheck: bool = False,
+        language: str | None = None,
     ) -> None:
         self.group = group  # the group whose events (by seq) this stream sends
+        self.language = language  # its reader's; None: events as stored
         self.also = also  # groups it only takes final notices from (an agent's login session)
         self.recheck = recheck  # woken at each heartbeat to re-check who is watching
         self.last = 0
@@ -143,7 +166,7 @@ class Subscription:
         if self.direct is not None and not items and waiter is not None and not waiter.done():
             # Parked with nothing queued: everything up to ``last`` is written.
             if type(item) is Envelope:
-                if item.seq == self.last + 1 and self._write(item.with_id()):
+                if item.seq == self.last + 1 and self._write(item.with_id(self.language)):
                     self.last = item.seq
                     return
             elif item.frame is not None and self._write(item.frame):
@@ -200,12 +223,18 @@ class Hub:
         return "degraded" if self.degraded else "redis"
 
     async def subscribe(
-        self, group: str, direct: DirectWrite | None = None, *, also: tuple[str, ...] = (), recheck: bool = False
+        self,
+        group: str,
+        direct: DirectWrite | None = None,
+        *,
+        also: tuple[str, ...] = (),
+        recheck: bool = False,
+        language: str | None = None,
     ) -> Subscription:
         """Register a stream for ``group`` (and the notice groups ``also``); live
         events flow once this returns. ``recheck`` streams get ``RECHECK`` at
-        every heartbeat."""
-        subscription = Subscription(group, direct, also=also, recheck=recheck)
+        every heartbeat; ``language`` is the reader's."""
+        subscription = Subscription(group, direct, also=also, recheck=recheck, language=language)
         joins = []
         for name in (group, *also):
             members = self.groups.get(name)

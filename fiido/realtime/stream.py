@@ -63,6 +63,7 @@ async def session_events(
     send: Callable | None = None,
     also: tuple[str, ...] = (),
     recheck: Recheck | None = None,
+    language: str | None = None,
 ) -> AsyncIterator[bytes]:
     """A session stream: opening frames, then every event once, in seq order.
 
@@ -75,7 +76,7 @@ async def session_events(
     hub = get_hub()
     direct = direct_writer(send) if send is not None else None
     # Registered before the backlog is read.
-    subscription = await hub.subscribe(group, direct, also=also, recheck=recheck is not None)
+    subscription = await hub.subscribe(group, direct, also=also, recheck=recheck is not None, language=language)
     try:
         yield RETRY_FRAME
         frames, subscription.last, more = await opening()
@@ -87,13 +88,13 @@ async def session_events(
             item = await subscription.get()
             if type(item) is Envelope:
                 if item.final:
-                    yield item.without_id()
+                    yield item.without_id(language)
                     return
                 if item.seq <= subscription.last:
                     continue  # already sent (backlog, catch-up, or a duplicate publish)
                 if item.seq == subscription.last + 1:
                     subscription.last = item.seq
-                    yield item.with_id()
+                    yield item.with_id(language)
                     continue
                 # A gap: something was published and not received; fill it from the database.
             elif item is RECHECK:

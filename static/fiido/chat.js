@@ -3,10 +3,13 @@ import {
   BubbleList,
   bindComposer,
   bindEarlier,
+  format,
   formatDuration,
   getJSON,
+  gettext,
   openStream,
   postJSON,
+  refusal,
   secondsSince,
   showError,
 } from "./live.js";
@@ -45,25 +48,28 @@ const state = {
 };
 
 function statusText() {
-  if (state.deleted) return "This conversation was deleted.";
+  if (state.deleted) return gettext("This conversation was deleted.");
   switch (state.status) {
     case "pending_manual": {
-      const place = state.queuePosition ? ` You are number ${state.queuePosition} in the queue.` : "";
-      return `Waiting for an agent.${place}`;
+      const waiting = gettext("Waiting for an agent.");
+      if (!state.queuePosition) return waiting;
+      return `${waiting} ${format(gettext("You are number %(position)s in the queue."), { position: state.queuePosition })}`;
     }
     case "manual_live":
-      return `${state.agentName || "An agent"} has joined the chat.`;
+      return format(gettext("%(agent)s has joined the chat."), { agent: state.agentName || gettext("An agent") });
     case "closed":
-      return "This chat is closed.";
+      return gettext("This chat is closed.");
     default:
-      return state.agentLeft ? `${state.agentLeft} left; the assistant is back.` : "The assistant is answering.";
+      return state.agentLeft
+        ? format(gettext("%(agent)s left; the assistant is back."), { agent: state.agentLeft })
+        : gettext("The assistant is answering.");
   }
 }
 
 function renderWaited() {
   const waiting = state.status === "pending_manual";
   waited.hidden = !waiting;
-  if (waiting) waited.textContent = `Waiting ${formatDuration(secondsSince(state.escalatedAt))}`;
+  if (waiting) waited.textContent = format(gettext("Waiting %(time)s"), { time: formatDuration(secondsSince(state.escalatedAt)) });
 }
 
 function render() {
@@ -152,9 +158,9 @@ function listen(lastEventId) {
 // showed the assistant's greeting without storing anything).
 async function ensureConversation() {
   if (name) return true;
-  const { ok, data } = await postJSON("/api/sessions");
+  const { ok, status, data } = await postJSON("/api/sessions");
   if (!ok) {
-    showError(errorBox, data.error || "Could not start a chat. Please try again.");
+    showError(errorBox, refusal(status, data));
     return false;
   }
   name = data.session_name;
@@ -189,13 +195,13 @@ async function act(button, path, body) {
     button.disabled = false;
     return;
   }
-  const { ok, data } = await postJSON(`${api()}/${path}`, body);
+  const { ok, status, data } = await postJSON(`${api()}/${path}`, body);
   button.disabled = false;
   if (ok) {
     showError(errorBox, "");
     applyState(data);
   } else {
-    showError(errorBox, data.error || "That did not work. Please try again.");
+    showError(errorBox, refusal(status, data));
     refreshState();
   }
 }

@@ -1,7 +1,61 @@
 // Fiido service desk: what the chat page and the workbench share.
+// Fixed texts go through gettext(): Django's JavaScriptCatalog (loaded by the
+// page before its module) translates them into the page's language.
 // Bubbles are keyed by message id; the server renders their HTML once
 // (templates/includes/bubble.html, autoescaped) and the pages only insert it.
 // User text typed on this page is only ever set with textContent.
+
+// Translations from the page's catalog script; the English text without one.
+export function gettext(text) {
+  return typeof window.gettext === "function" ? window.gettext(text) : text;
+}
+
+export function pgettext(context, text) {
+  return typeof window.pgettext === "function" ? window.pgettext(context, text) : text;
+}
+
+// The escalation reasons the server writes in English (data, like a
+// customer's own words): listed so the catalog carries them, and shown
+// translated where known (reasonText).
+const KNOWN_REASONS = [gettext("Customer asked for a person"), gettext("The assistant could not answer")];
+
+export function reasonText(reason) {
+  return reason ? gettext(reason) : "";
+}
+
+// "%(name)s has joined" with {name: "Alice"}: named placeholders, so a
+// translation may put them in its own order.
+export function format(text, values) {
+  return text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
+}
+
+// Every <time datetime> below `root`, in the reader's own time zone and the
+// page's language (the server writes UTC).
+const clock = () =>
+  new Intl.DateTimeFormat(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
+const fullDate = () =>
+  new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "full", timeStyle: "short" });
+
+export function localizeTimes(root = document) {
+  for (const el of root.querySelectorAll("time[datetime]")) {
+    const at = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) continue;
+    el.textContent = clock().format(at);
+    el.title = fullDate().format(at);
+  }
+}
+
+export function localTime(iso) {
+  const at = new Date(iso || "");
+  return Number.isNaN(at.getTime()) ? "" : clock().format(at);
+}
+
+// A language picker (or any select marked data-autosubmit) applies at once;
+// its button is only for browsers without this script.
+for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+  select.addEventListener("change", () => select.form.requestSubmit());
+}
+for (const el of document.querySelectorAll("[data-hide-with-script]")) el.hidden = true;
 
 export function csrfToken() {
   for (const part of document.cookie.split(";")) {
@@ -29,7 +83,7 @@ export async function postJSON(url, body = {}) {
     }
     return { ok: response.ok, status: response.status, data };
   } catch {
-    return { ok: false, status: 0, data: { error: "Could not reach the server. Check your connection and try again." } };
+    return { ok: false, status: 0, data: { error: gettext("Could not reach the server. Check your connection and try again.") } };
   }
 }
 
@@ -78,6 +132,7 @@ export class BubbleList {
     this.container = container;
     this.seen = new Set();
     for (const el of container.querySelectorAll("[data-message-id]")) this.seen.add(el.dataset.messageId);
+    localizeTimes(container);
   }
 
   nearBottom() {
@@ -105,6 +160,7 @@ export class BubbleList {
     this.seen.add(id);
     const pending = this.pendingFor(message.client_id);
     if (pending) pending.remove();
+    localizeTimes(el);
     this.place(el);
     if (stick || pending) this.scrollToEnd();
     return true;
@@ -151,7 +207,7 @@ export class BubbleList {
     who.textContent = name;
     const state = document.createElement("span");
     state.className = "bubble__state";
-    state.textContent = "Sending…";
+    state.textContent = gettext("Sending…");
     meta.append(who, " ", state);
     const body = document.createElement("div");
     body.className = "bubble__body";
@@ -170,14 +226,14 @@ export class BubbleList {
     if (!pending) return;
     pending.classList.add("bubble--failed");
     const state = pending.querySelector(".bubble__state");
-    state.textContent = message || "Not sent.";
+    state.textContent = message || gettext("Not sent.");
     const button = document.createElement("button");
     button.type = "button";
     button.className = "link-button";
-    button.textContent = "Retry";
+    button.textContent = gettext("Retry");
     button.addEventListener("click", () => {
       pending.classList.remove("bubble--failed");
-      state.textContent = "Sending…";
+      state.textContent = gettext("Sending…");
       retry();
     });
     state.append(" ", button);
@@ -265,6 +321,17 @@ function enterSends(textarea, form) {
   });
 }
 
+// What to tell the reader when the API refuses: the API's own words are
+// English (clients match on status codes), so the common refusals are said
+// in the page's language and the rest as the API put them.
+export function refusal(status, data) {
+  if (status === 0) return gettext("Could not reach the server. Check your connection and try again.");
+  if (status === 429) return gettext("Too many requests. Please wait a moment and try again.");
+  if (status === 413) return gettext("That message is too long.");
+  if (status === 401 || status === 403) return gettext("You are not allowed to do that. Try reloading the page.");
+  return (data && data.error) || gettext("That did not work. Please try again.");
+}
+
 export function showError(el, text) {
   if (!el) return;
   el.textContent = text || "";
@@ -281,7 +348,7 @@ export function showError(el, text) {
 export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent = () => {}, prepare = null }) {
   async function send(text, clientId) {
     if (prepare && !(await prepare())) {
-      bubbles.markFailed(clientId, "Not sent.", () => send(text, clientId));
+      bubbles.markFailed(clientId, gettext("Not sent."), () => send(text, clientId));
       return;
     }
     const target = typeof url === "function" ? url() : url;
@@ -291,8 +358,8 @@ export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent
       onSent(data);
       return;
     }
-    const problem = data.error || "Not sent.";
-    bubbles.markFailed(clientId, status === 0 ? "Not sent." : problem, () => send(text, clientId));
+    const problem = refusal(status, data);
+    bubbles.markFailed(clientId, status === 0 ? gettext("Not sent.") : problem, () => send(text, clientId));
     if (status !== 0) showError(errorBox, problem);
   }
 
@@ -301,7 +368,7 @@ export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent
     const text = input.value.trim();
     if (!text || input.disabled) return;
     const clientId = newClientId();
-    bubbles.addPending({ role, name: "You", text, clientId });
+    bubbles.addPending({ role, name: gettext("You"), text, clientId });
     input.value = "";
     input.focus();
     send(text, clientId);
@@ -323,7 +390,7 @@ export function bindEarlier({ button, bubbles, url, errorBox }) {
     const { ok, data } = await getJSON(`${target()}?before=${before}`);
     button.disabled = false;
     if (!ok) {
-      showError(errorBox, data.error || "Could not load earlier messages. Try again.");
+      showError(errorBox, gettext("Could not load earlier messages. Try again."));
       return;
     }
     bubbles.prepend(data.messages || []);

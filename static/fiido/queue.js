@@ -1,5 +1,5 @@
 // The agents' live queue (templates/workbench/queue.html).
-import { formatDuration, getJSON, openStream } from "./live.js";
+import { format, formatDuration, getJSON, gettext, localTime, openStream, pgettext, reasonText } from "./live.js";
 
 const root = document.querySelector("[data-queue]");
 const me = root.dataset.me;
@@ -14,7 +14,11 @@ const moreWaiting = document.getElementById("more-waiting");
 const connection = document.getElementById("connection");
 const notifyButton = document.getElementById("enable-notifications");
 const RECENT_BOT_ROWS = 20;
-const ROLE_LABELS = { bot: "Assistant", agent: "Agent", system: "Note" };
+const ROLE_LABELS = {
+  bot: pgettext("speaker", "Assistant"),
+  agent: pgettext("tag", "Agent"),
+  system: pgettext("speaker", "Note"),
+};
 const baseTitle = document.title;
 
 let rows = new Map(); // session name -> row (the API's session row shape)
@@ -38,9 +42,10 @@ function waitedSeconds(row) {
   return Number.isNaN(at) ? 0 : Math.max(0, (Date.now() + clockOffsetMs - at) / 1000);
 }
 
-function time(iso) {
-  const at = new Date(iso || "");
-  return Number.isNaN(at.getTime()) ? "" : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const time = localTime; // in the agent's own zone and the page's language
+
+function waitingText(row) {
+  return format(gettext("waiting %(time)s"), { time: formatDuration(waitedSeconds(row)) });
 }
 
 function rowElement(row) {
@@ -52,7 +57,15 @@ function rowElement(row) {
   link.href = `/workbench/sessions/${encodeURIComponent(row.session_name)}`;
   const who = document.createElement("span");
   who.className = "row__who";
-  who.textContent = row.customer_name || `Visitor ${row.session_name.slice(0, 6)}`;
+  who.textContent = row.customer_name || format(gettext("Visitor %(id)s"), { id: row.session_name.slice(0, 6) });
+  if (row.language) {
+    const language = document.createElement("span");
+    language.className = "row__language";
+    language.lang = row.language;
+    language.textContent = row.language.toUpperCase();
+    language.title = gettext("The customer's language");
+    who.append(" ", language);
+  }
   const last = document.createElement("span");
   last.className = "row__last";
   const message = row.last_message;
@@ -62,15 +75,17 @@ function rowElement(row) {
     role.textContent = `${ROLE_LABELS[message.role]}: `;
     last.append(role);
   }
-  last.append(message ? message.text : row.escalation_reason || "No messages yet");
+  last.append(message ? message.text : reasonText(row.escalation_reason) || gettext("No messages yet"));
   const meta = document.createElement("span");
   meta.className = "row__meta";
   if (row.status === "pending_manual") {
     meta.classList.add("row__wait");
     meta.dataset.waitingSince = row.session_name;
-    meta.textContent = `waiting ${formatDuration(waitedSeconds(row))}`;
+    meta.textContent = waitingText(row);
   } else if (row.status === "manual_live") {
-    meta.textContent = row.assigned_agent ? `with ${row.assigned_agent.name}` : "live";
+    meta.textContent = row.assigned_agent
+      ? format(gettext("with %(agent)s"), { agent: row.assigned_agent.name })
+      : gettext("live");
   } else {
     meta.textContent = time(row.updated_at);
   }
@@ -109,13 +124,13 @@ function render() {
   waitingCount.textContent = String(total);
   document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
   moreWaiting.hidden = !(waitingNext && total > waiting.length);
-  moreWaiting.textContent = `Show more (${total - waiting.length} more waiting)`;
+  moreWaiting.textContent = format(gettext("Show more (%(count)s more waiting)"), { count: total - waiting.length });
 }
 
 function tick() {
   for (const el of lists.waiting.querySelectorAll("[data-waiting-since]")) {
     const row = rows.get(el.dataset.waitingSince);
-    if (row) el.textContent = `waiting ${formatDuration(waitedSeconds(row))}`;
+    if (row) el.textContent = waitingText(row);
   }
 }
 
@@ -156,9 +171,9 @@ function notify(row) {
   root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
   chime();
   if ("Notification" in window && Notification.permission === "granted") {
-    const who = row.customer_name || "A customer";
-    const note = new Notification("A customer is waiting", {
-      body: `${who}: ${row.escalation_reason || "asked for a person"}`,
+    const who = row.customer_name || gettext("A customer");
+    const note = new Notification(gettext("A customer is waiting"), {
+      body: `${who}: ${reasonText(row.escalation_reason) || gettext("asked for a person")}`,
       tag: `fiido-${row.session_name}`,
     });
     note.addEventListener("click", () => {
@@ -257,8 +272,8 @@ function signedOut() {
   stream.close();
   const link = document.createElement("a");
   link.href = `/workbench/login/?next=${encodeURIComponent(window.location.pathname)}`;
-  link.textContent = "Log in again";
-  connection.replaceChildren("You are signed out. ", link);
+  link.textContent = gettext("Log in again");
+  connection.replaceChildren(`${gettext("You are signed out.")} `, link);
   connection.hidden = false;
   root.dataset.stream = "ended";
 }

@@ -3,9 +3,13 @@ import {
   BubbleList,
   bindComposer,
   bindEarlier,
+  format,
   formatDuration,
+  gettext,
   openStream,
   postJSON,
+  reasonText,
+  refusal,
   secondsSince,
   showError,
 } from "./live.js";
@@ -45,23 +49,27 @@ const state = {
 const mine = () => state.status === "manual_live" && state.agent && state.agent.username === me;
 
 function statusText() {
-  if (state.ended === "deleted") return "This conversation was deleted.";
-  if (state.ended) return "You are signed out. Log in again to go on.";
+  if (state.ended === "deleted") return gettext("This conversation was deleted.");
+  if (state.ended) return gettext("You are signed out. Log in again to go on.");
   switch (state.status) {
     case "pending_manual":
-      return "Waiting for an agent.";
+      return gettext("Waiting for an agent.");
     case "manual_live":
-      return mine() ? "You are in this conversation." : `${state.agent ? state.agent.name : "Another agent"} is in this conversation.`;
+      return mine()
+        ? gettext("You are in this conversation.")
+        : format(gettext("%(agent)s is in this conversation."), {
+            agent: state.agent ? state.agent.name : gettext("Another agent"),
+          });
     case "closed":
-      return "This conversation is closed.";
+      return gettext("This conversation is closed.");
     default:
-      return "The assistant is answering.";
+      return gettext("The assistant is answering.");
   }
 }
 
 function renderWaited() {
   waited.hidden = state.status !== "pending_manual";
-  if (!waited.hidden) waited.textContent = `Waiting ${formatDuration(secondsSince(state.escalatedAt))}`;
+  if (!waited.hidden) waited.textContent = format(gettext("Waiting %(time)s"), { time: formatDuration(secondsSince(state.escalatedAt)) });
 }
 
 function render() {
@@ -77,10 +85,10 @@ function render() {
   input.disabled = !canWrite;
   sendButton.disabled = !canWrite;
   input.placeholder = canWrite
-    ? "Reply to the customer…"
+    ? gettext("Reply to the customer…")
     : gone || state.status === "closed"
-      ? "This conversation is closed"
-      : "Take over to reply";
+      ? gettext("This conversation is closed.")
+      : gettext("Take over to reply");
 }
 
 function applyState(next) {
@@ -90,7 +98,7 @@ function applyState(next) {
   if (agent !== undefined) state.agent = agent;
   if (next.escalated_at !== undefined) state.escalatedAt = next.escalated_at || "";
   if (next.escalation_reason !== undefined) {
-    reason.textContent = next.escalation_reason || "";
+    reason.textContent = reasonText(next.escalation_reason);
     reasonLine.hidden = !next.escalation_reason;
   }
   render();
@@ -130,13 +138,13 @@ const stream = openStream(`${api}/events`, {
 
 async function act(button, path) {
   button.disabled = true;
-  const { ok, data } = await postJSON(`${api}/${path}`);
+  const { ok, status, data } = await postJSON(`${api}/${path}`);
   button.disabled = false;
   if (ok) {
     showError(errorBox, "");
     applyState(data);
   } else {
-    showError(errorBox, data.error || "That did not work. Please try again.");
+    showError(errorBox, refusal(status, data));
   }
 }
 

@@ -29,6 +29,8 @@ def test_a_faq_entry_added_in_the_admin_is_answered(admin_client):
     response = admin_client.post(
         "/admin/chatbot/faqentry/add/",
         {
+            "topic": "norway",
+            "language": "en",
             "question": "Do you ship to Norway?",
             "keywords": "norway, norge",
             "answer": "Yes, in 5–8 days.",
@@ -65,3 +67,24 @@ def test_a_tracking_url_must_be_http(admin_client):
     assert response.status_code == 200  # the form again, with the error
     assert "Enter a valid URL." in response.text
     assert not order.shipments.exists()
+
+
+def test_a_topic_is_answered_in_the_customers_language_or_else_in_english():
+    FaqEntry.objects.create(
+        topic="norway",
+        language="en",
+        question="Do you ship to Norway?",
+        keywords="norway, norwegen",
+        answer="Yes, in 5–8 days.",
+    )
+    FaqEntry.objects.create(
+        topic="norway",
+        language="de",
+        question="Liefern Sie nach Norwegen?",
+        keywords="norwegen",
+        answer="Ja, in 5–8 Tagen.",
+    )
+    assert match_faq("Liefert ihr nach Norwegen?", language="de").answer == "Ja, in 5–8 Tagen."
+    assert match_faq("Do you ship to Norway?", language="de").answer == "Ja, in 5–8 Tagen."  # matched in English
+    assert match_faq("Livrez-vous en Norvège? norway", language="fr").answer == "Yes, in 5–8 days."  # no French entry
+    assert match_faq("norwegen", language="en").answer == "Yes, in 5–8 days."

@@ -340,7 +340,7 @@ model_text = st.recursive(
 def test_whatever_the_model_writes_the_only_cards_are_the_databases(numbers):
     """The final text parsed as the pages parse it holds exactly the cards the bot appended from the database."""
     seed_orders_and_faq()
-    exchange = _Exchange(LLMBot(), [])
+    exchange = _Exchange(LLMBot(), [], "en")
     found = [order for order in map(orders.lookup, numbers) if order is not None]
     exchange.looked_up = bool(numbers)
     exchange.found = {order.number: order for order in found}

@@ -50,7 +50,7 @@ def test_a_stream_opening_carries_only_the_latest_page(settings, record):
     longest = "x" * (settings.MESSAGE_MAX_CHARS - 4)
     for i in range(selectors.HISTORY_PAGE * 3):
         conversations.post_customer_message(session, content=f"{i:03} {longest}")
-    frames, newest, more = selectors.stream_opening(session.pk, None)
+    frames, newest, more = selectors.stream_opening(session.pk, None, "en")
     history = json.loads(frames[1].split(b"data: ", 1)[1])
     assert history["type"] == "history" and len(history["messages"]) == selectors.HISTORY_PAGE
     assert history["has_earlier"] is True and newest == session.last_seq and more is False

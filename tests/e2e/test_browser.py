@@ -455,3 +455,37 @@ def test_logging_out_in_one_tab_stops_the_workbench_in_the_others(browser, worke
     conversation.get_by_text("You are signed out. Log in again to go on.").wait_for()
     assert conversation.is_disabled("#composer-input")
     not_pwned(queue)
+
+
+def test_a_long_conversation_opens_on_its_latest_page_and_loads_earlier_ones(browser, workers, redis_url):
+    """Both pages show the latest 50 messages; "Load earlier messages" brings the
+    rest above them, once each, in order."""
+    from chatbot import conversations, selectors
+    from chatbot.models import ChatSession
+    from workbench.management.commands.create_agent import ensure_agent
+
+    ensure_agent("alice", "alice-password", first_name="Alice")
+    (worker,) = start_workers(workers, 1, REDIS_URL=redis_url)
+    customer = open_page(browser, f"{worker.url}/")
+    customer.get_by_role("button", name="Talk to a person").click()
+    wait_live(customer, "[data-chat]")
+    name = session_name(customer)
+    texts = [f"Line {i:02d} of a long story." for i in range(60)]
+
+    def write() -> None:
+        session = ChatSession.objects.get(name=name)
+        for text in texts:
+            conversations.post_customer_message(session, content=text)
+
+    off_thread(write)
+    customer.reload()
+    desk = log_in(browser, worker.url, "alice", "alice-password")
+    desk.goto(f"{worker.url}/workbench/sessions/{name}")
+    for page, live in ((customer, "[data-chat]"), (desk, "[data-conversation]")):
+        wait_live(page, live)
+        assert page.locator("#messages [data-message-id]").count() == selectors.HISTORY_PAGE
+        assert count(page, texts[0]) == 0 and count(page, texts[-1]) == 1
+        page.get_by_role("button", name="Load earlier messages").click()
+        page.locator("#load-earlier").wait_for(state="hidden")
+        assert_once(page, *texts)
+    not_pwned(customer, desk)

@@ -42,7 +42,20 @@ def test_stored_events_match_their_declared_shapes(agent_user):
         assert_shape(payload)
         if payload["type"] == "message":
             message = payload["message"]
-            assert set(message) == {"id", "seq", "role", "content", "agent", "client_id", "created_at", "parts", "html"}
+            assert set(message) == {
+                "id",
+                "seq",
+                "role",
+                "content",
+                "code",
+                "params",
+                "name",
+                "agent",
+                "client_id",
+                "created_at",
+                "parts",
+                "html",
+            }
             assert message["seq"] == payload["seq"]
     customer_message = payloads[1]["message"]
     assert [part["type"] for part in customer_message["parts"]] == ["text"]  # cards come from the bot alone
