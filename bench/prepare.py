@@ -5,8 +5,9 @@ bench agent and N conversations taken over by that agent (``manual_live``,
 through the real state machine), so an agent message is exactly one event
 and the bot never answers. For every line of OUT it mints a customer Django
 session owning the conversation (the cookie the customer stream checks) and
-writes ``{"session", "cookie", "agent_cookie", "csrf"}``: subscribers use
-``cookie``, publishers ``agent_cookie`` and ``csrf``.
+writes ``{"session", "cookie", "agent_cookie", "csrf", "lang"}``: subscribers use
+``cookie`` (and ``lang``, en or de in turn, in the mixed-language scenarios),
+publishers ``agent_cookie`` and ``csrf``.
 
 ``--viewers V`` writes V lines for the *first* conversation, each with its own
 customer cookie: V separate screens of one session (the fan-out scenario).
@@ -84,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     Session.objects.bulk_create([agent_row, *rows], batch_size=500)
 
     with open(args.out, "w") as out:
-        for name, row in zip(owners, rows, strict=True):
+        for index, (name, row) in enumerate(zip(owners, rows, strict=True)):
             line = {
                 "session": name,
                 "cookie": f"{settings.SESSION_COOKIE_NAME}={row.session_key}",
                 "agent_cookie": agent_cookie,
                 "csrf": csrf,
+                # Every other viewer reads German: the mixed-language scenarios use it (?lang={lang}).
+                "lang": "de" if index % 2 else "en",
             }
             out.write(json.dumps(line) + "\n")
     print(

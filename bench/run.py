@@ -59,6 +59,7 @@ class Scenario:
     extra: list[str] = field(default_factory=list)
     targets: tuple[str, ...] = ("floor", "peer", "ours", "core")
     repeat: bool = True  # repeated with --repeat (the noisy latency scenarios)
+    mixed_languages: bool = False  # every other stream reads German (events encoded once per language)
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -67,6 +68,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         return [
             Scenario("S1", 1, 1, 50, 50, targets=("floor", "peer", "ours")),
             Scenario("S2", 50, 1, 20, 20),
+            Scenario("S2-de", 50, 1, 20, 20, targets=("ours",), repeat=False, mixed_languages=True),
             Scenario("S3", 50, 50, 100, 50),
             Scenario("S3-50", 50, 50, 50, 50, targets=("peer", "ours"), repeat=False),
             Scenario("S4-200", 200, 50, 50, 50, ["--hold", "1"], ("peer", "ours"), False),
@@ -74,6 +76,8 @@ def scenarios(quick: bool) -> list[Scenario]:
     return [
         Scenario("S1", 1, 1, 1000, 50, targets=("floor", "peer", "ours")),
         Scenario("S2", 1000, 1, 200, 20),
+        # S2 with half the streams in German: what rendering per language costs
+        Scenario("S2-de", 1000, 1, 200, 20, targets=("ours",), repeat=False, mixed_languages=True),
         Scenario("S3", 1000, 1000, 2000, 100),
         # below the publishing worker's saturation point (supplementary)
         Scenario("S3-50", 1000, 1000, 1000, 50, targets=("peer", "ours"), repeat=False),
@@ -416,7 +420,7 @@ class Bench:
             self.load(
                 scenario,
                 f"fiido/{layer}",
-                OURS_SSE.format(port=b),
+                OURS_SSE.format(port=b) + ("?lang={lang}" if scenario.mixed_languages else ""),
                 OURS_PUBLISH.format(port=a),
                 ours.ports,
                 "--header",

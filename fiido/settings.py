@@ -262,8 +262,15 @@ LANGUAGES = [
     ("pl", "Polski"),
     ("zh-hans", "简体中文"),
 ]
-CUSTOMER_LANGUAGES = ["en", "de", "fr", "it", "es", "nl", "pl"]
-AGENT_LANGUAGES = ["en", "zh-hans"]
+# Which of LANGUAGES each side may read (README "Languages and time zones").
+CUSTOMER_LANGUAGES = _env_list("CUSTOMER_LANGUAGES", ["en", "de", "fr", "it", "es", "nl", "pl"])
+AGENT_LANGUAGES = _env_list("AGENT_LANGUAGES", ["en", "zh-hans"])
+for _side, _codes in (("CUSTOMER_LANGUAGES", CUSTOMER_LANGUAGES), ("AGENT_LANGUAGES", AGENT_LANGUAGES)):
+    _unknown = set(_codes) - {code for code, _name in LANGUAGES}
+    if _unknown or LANGUAGE_CODE not in _codes:
+        raise ImproperlyConfigured(
+            f"{_side} must be languages of LANGUAGES including {LANGUAGE_CODE!r}; unknown: {sorted(_unknown)}"
+        )
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -101,9 +101,9 @@ def send(page, text: str) -> None:
 
 def log_in(browser, base_url: str, username: str, password: str, **context_options):
     page = open_page(browser, f"{base_url}/workbench/login/", init_script=NOTIFICATION_SPY, **context_options)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.fill("#id_username", username)  # by id: the labels are in the browser's language
+    page.fill("#id_password", password)
+    page.click(".login__form button[type=submit]")
     page.wait_for_url(f"{base_url}/workbench/")
     wait_live(page, "[data-queue]")
     return page

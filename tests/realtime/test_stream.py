@@ -64,11 +64,24 @@ def owner_cookie(*names: str) -> bytes:
     return f"sessionid={store.session_key}".encode()
 
 
+@sync_to_async
+def agent_cookie(user) -> bytes:
+    """A login session for ``user``, as the workbench's login would make it."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    return f"sessionid={store.session_key}".encode()
+
+
 class Stream:
     """One SSE request driven through the ASGI application in this process."""
 
-    def __init__(self, path: str, cookie: bytes, last_event_id: int | None = None) -> None:
-        headers = [(b"cookie", cookie)]
+    def __init__(self, path: str, cookie: bytes, last_event_id: int | None = None, headers: list | None = None) -> None:
+        headers = [(b"cookie", cookie), *(headers or [])]
         if last_event_id is not None:
             headers.append((b"last-event-id", str(last_event_id).encode()))
         self.communicator = ApplicationCommunicator(application, asgi_scope(path, headers))
