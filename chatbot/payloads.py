@@ -27,10 +27,7 @@ from chatbot import cards
 from chatbot.models import ChatSession, Message
 
 # The name shown for a speaker who has none of their own.
-ROLE_NAMES = {
-    Message.Role.BOT: pgettext_lazy("speaker", "Assistant"),
-    Message.Role.USER: pgettext_lazy("speaker", "Customer"),
-}
+ROLE_NAMES = {Message.Role.BOT: pgettext_lazy("speaker", "Assistant")}  # a customer with no name: the tag says it
 # Shown beside the name, so a customer who calls themselves "Alice (Fiido
 # Support)" still reads as a customer, and an agent always as an agent.
 ROLE_TAGS = {Message.Role.USER: pgettext_lazy("tag", "Customer"), Message.Role.AGENT: pgettext_lazy("tag", "Agent")}

@@ -80,6 +80,7 @@ def test_system_messages_are_stored_as_codes_and_rendered_for_each_reader(agent_
         assert german["content"] == payloads.system_text("agent_joined", {"agent": "Alice"})
     with payloads.translation.override("zh-hans"):
         assert chinese["content"] == payloads.system_text("agent_joined", {"agent": "Alice"})
+    assert len({german["content"], chinese["content"], stored["content"]}) == 3  # three languages, three texts
     assert german["content"] in german["html"] and chinese["content"] in chinese["html"]
     # Everything but the rendered text is the same in every language.
     rendered = {"html", "content", "parts"}
@@ -130,6 +131,7 @@ async def test_one_event_reaches_a_german_and_a_chinese_stream_each_in_its_langu
         next((i, d) for i, d in s.events if d.get("type") == "message") for s in (customer, desk)
     ]
     assert seq_de == seq_zh
+    assert german["message"]["html"] != chinese["message"]["html"]
     with payloads.translation.override("de"):
         expected_de = payloads.system_text("agent_joined", {"agent": "Alice"})
     with payloads.translation.override("zh-hans"):
