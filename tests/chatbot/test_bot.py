@@ -17,7 +17,7 @@ from chatbot import cards, conversations
 from chatbot.bots import orders
 from chatbot.bots.base import GREETING
 from chatbot.bots.builtin import ASK_ORDER_NUMBER, DONT_KNOW, THANKS_REPLY, BuiltinBot, match_faq
-from chatbot.demo import seed_orders_and_faq
+from chatbot.demo import FAQ, seed_orders_and_faq
 from chatbot.models import CardStatus, ChatSession, FaqEntry, Message, Order, OrderItem, Shipment
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +150,67 @@ def test_faq_answers_by_keyword_typo_plural_and_chinese(demo, text, question):
     assert reply["content"] == FaqEntry.objects.get(question=question).answer
 
 
+# What a customer might write in each language the FAQ is translated into: never the entry's own
+# question, and with inflected forms (livré, averiado, bezorgd, baterii, ładowaniu), so that it is
+# the keywords of chatbot/demo.py that find the topic, not the resemblance to the question.
+CUSTOMER_QUESTIONS = {
+    "de": {
+        "delivery": "Wann kommt mein E-Bike an, wenn ich heute bestelle?",
+        "returns": "Kann ich das Fahrrad zurückschicken, wenn es mir nicht gefällt?",
+        "warranty": "Mein Motor ist kaputt, ist das ein Garantiefall?",
+        "battery": "Wie weit komme ich mit einer Ladung?",
+        "charging": "Wie lange dauert es, den Akku aufzuladen?",
+    },
+    "fr": {
+        "delivery": "Sous combien de jours serai-je livré en Belgique ?",
+        "returns": "Puis-je renvoyer le vélo s’il ne me convient pas ?",
+        "warranty": "Mon écran ne fonctionne plus, est-ce couvert par la garantie ?",
+        "battery": "Combien de kilomètres peut-on faire avec une seule charge ?",
+        "charging": "Le voyant du chargeur reste rouge, est-ce normal ?",
+    },
+    "it": {
+        "delivery": "Quando arriva la bici se la ordino oggi?",
+        "returns": "Posso restituire la bici se non mi piace?",
+        "warranty": "Il motore è guasto, è coperto dalla garanzia?",
+        "battery": "Quanti chilometri fa la C11 con una carica?",
+        "charging": "Quanto tempo ci vuole per ricaricare la batteria?",
+    },
+    "es": {
+        "delivery": "¿Cuántos días tarda en llegar la bicicleta a Madrid?",
+        "returns": "¿Puedo devolver la bicicleta si no me gusta?",
+        "warranty": "El motor está averiado, ¿lo cubre la garantía?",
+        "battery": "¿Cuántos kilómetros hace la C11 con una carga?",
+        "charging": "¿Cuánto tiempo tarda en cargar la batería?",
+    },
+    "nl": {
+        "delivery": "Wanneer wordt mijn fiets bezorgd?",
+        "returns": "Kan ik de fiets terugsturen als hij niet bevalt?",
+        "warranty": "Mijn motor is kapot, valt dat onder de garantie?",
+        "battery": "Hoeveel kilometer haalt de C11 met een volle accu?",
+        "charging": "Hoe lang duurt het opladen van de accu?",
+    },
+    "pl": {
+        "delivery": "Kiedy dotrze do mnie rower?",
+        "returns": "Czy mogę odesłać rower, jeśli mi się nie spodoba?",
+        "warranty": "Wyświetlacz nie działa, czy to podlega gwarancji?",
+        "battery": "Ile kilometrów przejedzie C11 na jednym ładowaniu?",
+        "charging": "Ile trwa ładowanie baterii?",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "topic"),
+    [(language, topic) for topic, languages in FAQ.items() for language in languages if language != "en"],
+)
+def test_faq_keywords_find_the_topic_in_each_customer_language(demo, language, topic):
+    text = CUSTOMER_QUESTIONS[language][topic]  # every translated entry has a question here
+    assert text != FAQ[topic][language][0]
+    entry = match_faq(text, language=language)
+    assert entry is not None, text
+    assert (entry.topic, entry.language) == (topic, language), text
+
+
 def test_faq_entries_edited_in_the_database_are_used_at_once(demo):
     FaqEntry.objects.create(question="Do you sell gift cards?", keywords="gift card, voucher", answer="Yes, from £25.")
     assert ask(conversations.start(), "Can I buy a voucher?")["content"] == "Yes, from £25."
@@ -247,7 +308,7 @@ def test_seed_demo_is_idempotent(settings):
     assert Order.objects.filter(number="UK22080").count() == 1
     assert OrderItem.objects.filter(order__number="UK22080").count() == 2
     assert Shipment.objects.filter(order__number="UK22080").count() == 2
-    assert FaqEntry.objects.count() == 5
+    assert FaqEntry.objects.count() == sum(len(languages) for languages in FAQ.values())
 
 
 def test_the_api_answers_an_order_question_with_cards(demo):
