@@ -18,6 +18,7 @@ import json
 import logging
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,10 @@ from chatbot import payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
-from chatbot.models import ChatSession, Event, Message
+from chatbot.models import ChatSession, Event, Message, Note
 from fiido.realtime import StoredEvent, publish_on_commit
+from fiido.realtime.groups import agent_group
+from fiido.realtime.publish import notify_on_commit
 from fiido.realtime.sse import dumps
 
 logger = logging.getLogger(__name__)
@@ -134,7 +137,9 @@ def cancel_escalation(session: ChatSession) -> ChatSession:
 # Agent actions
 # ---------------------------------------------------------------------------
 def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
-    """Give a waiting conversation to ``agent``: ``pending_manual`` -> ``manual_live``.
+    """Give a conversation to ``agent``: one waiting in the queue
+    (``pending_manual``), or one still with the bot (``bot_active``: the agent
+    joins it, and the bot stops answering) -> ``manual_live``.
 
     Exactly one of several concurrent callers wins, across processes: the
     others wait for the row lock, then find the status changed and get
@@ -145,10 +150,54 @@ def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
         if locked.status == Status.MANUAL_LIVE:
             holder = payloads.display_name(locked.assigned_agent) if locked.assigned_agent else "Another agent"
             raise AlreadyTaken(f"{holder} took this conversation.")
-        _require(locked, Status.PENDING_MANUAL, "The conversation is not waiting for an agent.")
+        if locked.status not in {Status.PENDING_MANUAL, Status.BOT_ACTIVE}:
+            raise IllegalTransition("The conversation is closed.")
         changes = _Changes(locked)
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
         changes.system_message("agent_joined", agent=payloads.display_name(agent))
+        changes.save()
+    return _refresh(session, locked)
+
+
+def transfer(session: ChatSession, *, by: AbstractBaseUser, to: AbstractBaseUser) -> ChatSession:
+    """Hand a live conversation to another agent: it stays ``manual_live``.
+
+    Only the holder may transfer, or a superuser; ``to`` must be an active
+    agent (the caller checks) other than the holder (409). Two transfers at
+    once: the row lock makes the second see the first's holder, so exactly
+    one wins. The receiving agent is alerted.
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.MANUAL_LIVE, "The conversation is not with an agent.")
+        if _is_assigned(locked, to):
+            raise IllegalTransition(f"{payloads.display_name(to)} already has this conversation.")
+        if not (_is_assigned(locked, by) or by.is_superuser):
+            raise NotAllowed("Only the agent in this conversation can transfer it.")
+        changes = _Changes(locked)
+        changes.transition(Status.MANUAL_LIVE, assigned_agent=to)
+        changes.system_message("transferred", agent=payloads.display_name(by), to=payloads.display_name(to))
+        changes.alert(to, "transfer", by=payloads.display_name(by))
+        changes.save()
+    return _refresh(session, locked)
+
+
+def return_to_queue(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
+    """Put a live conversation back in the queue: ``manual_live`` -> ``pending_manual``.
+
+    The holder only (or a superuser). It keeps its original ``escalated_at``,
+    so the customer keeps their place (one an agent joined from the bot gets
+    one now).
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.MANUAL_LIVE, "The conversation is not with an agent.")
+        if not (_is_assigned(locked, by) or by.is_superuser):
+            raise NotAllowed("Only the agent in this conversation can return it to the queue.")
+        changes = _Changes(locked)
+        waiting_since = locked.escalated_at or timezone.now()
+        changes.transition(Status.PENDING_MANUAL, assigned_agent=None, escalated_at=waiting_since)
+        changes.system_message("returned_to_queue", agent=payloads.display_name(by))
         changes.save()
     return _refresh(session, locked)
 
@@ -215,6 +264,51 @@ def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content
 
 
 # ---------------------------------------------------------------------------
+# Private notes (agents only)
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Noted:
+    """The outcome of adding a note: its payload, and whether this call created it."""
+
+    note: dict[str, Any]
+    created: bool
+
+
+def add_note(
+    session: ChatSession,
+    *,
+    agent: AbstractBaseUser,
+    content: Any,
+    client_id: Any = None,
+    mentioned: Sequence[AbstractBaseUser] = (),
+) -> Noted:
+    """A private note on a conversation, in any status, by any agent.
+
+    It goes into the session's agents-only log (``Note``, published to the
+    agents' group alone), never into the event log customers read. Each of
+    ``mentioned`` (the agents it ``@mentions``; the caller resolves them) is
+    alerted. A repeated ``client_id`` returns the first outcome and creates
+    nothing.
+    """
+    content = _message_content(content)
+    client_uuid = _client_uuid(client_id)
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        earlier = Note.objects.filter(session=locked, client_id=client_uuid).first()
+        if earlier is not None:
+            if earlier.author_id != agent.pk:
+                raise InvalidInput("client_id is already used by another note.")
+            return Noted(json.loads(earlier.payload)["note"], created=False)
+        mentioned = [user for user in mentioned if user.pk != agent.pk]
+        changes = _Changes(locked)
+        note = changes.note(agent, content, client_uuid, [user.get_username() for user in mentioned])
+        for user in mentioned:
+            changes.alert(user, "mention", by=payloads.display_name(agent), note_seq=note.seq)
+        changes.save()
+    return Noted(json.loads(note.payload)["note"], created=True)
+
+
+# ---------------------------------------------------------------------------
 # Erasure
 # ---------------------------------------------------------------------------
 def purge(session: ChatSession) -> None:
@@ -245,6 +339,7 @@ class _Changes:
     def __init__(self, session: ChatSession) -> None:
         self.session = session
         self.events: list[StoredEvent] = []
+        self.alerts: list[tuple[int, dict[str, Any]]] = []  # (agent id, notice) for one agent each
         self._payloads: dict[int, dict[str, Any]] = {}
         self._fields = {"last_seq", "message_count", "updated_at"}
 
@@ -318,9 +413,35 @@ class _Changes:
     def payload_of(self, message: Message) -> dict[str, Any]:
         return self._payloads[message.id]
 
+    def alert(self, agent: AbstractBaseUser, kind: str, **params: Any) -> None:
+        """Tell one agent, on every workbench page they have open, after commit."""
+        self.alerts.append((agent.pk, {"type": "alert", "kind": kind, "session_name": self.session.name, **params}))
+
+    def note(self, author: AbstractBaseUser, content: str, client_id: uuid.UUID, mentions: list[str]) -> Note:
+        """A private note, numbered in the session's agents-only log (``Note``)."""
+        self.session.last_note_seq += 1
+        self._fields.add("last_note_seq")
+        self._fields.discard("updated_at")  # the conversation itself did not change
+        note = Note(
+            session=self.session,
+            seq=self.session.last_note_seq,
+            after_seq=self.session.last_seq,
+            author=author,
+            content=content,
+            client_id=client_id,
+            mentions=mentions,
+        )
+        note.created_at = timezone.now()
+        note.payload = dumps(payloads.note_event(self.session, payloads.note_payload(note)))
+        note.save()
+        self.events.append(StoredEvent(self.session.name, note.seq, note.payload, to_queue=False, agents_only=True))
+        return note
+
     def save(self) -> None:
         self.session.save(update_fields=sorted(self._fields))
         publish_on_commit(self.events)
+        for agent_id, notice in self.alerts:
+            notify_on_commit(agent_group(agent_id), notice)
 
 
 def _lock(session: ChatSession) -> ChatSession:

@@ -55,6 +55,7 @@ class ChatSession(models.Model):
     language = models.CharField(max_length=10, default="en")
     # Denormalised counters, changed only while the row is locked.
     last_seq = models.PositiveIntegerField(default=0, editable=False)
+    last_note_seq = models.PositiveIntegerField(default=0, editable=False)  # the agents-only log (Note)
     message_count = models.PositiveIntegerField(default=0, editable=False)
     # Answers the bot could not give in a row; three escalate by themselves.
     bot_misses = models.PositiveSmallIntegerField(default=0, editable=False)
@@ -146,6 +147,41 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.kind}"
+
+
+class Note(models.Model):
+    """A private note on a conversation: only agents ever see it.
+
+    Notes are a log of their own, apart from ``Event`` (which customers read):
+    numbered 1, 2, 3… per session (``seq``, allocated under the session's row
+    lock like event seqs), published only to the agents' group of the session
+    and read only by agents' streams and pages. No query that builds what a
+    customer receives touches this table, so no byte of a note can reach one.
+    ``after_seq`` is the event seq it was written after, to place it among
+    the messages.
+    """
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="notes")
+    seq = models.PositiveIntegerField()
+    after_seq = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    content = models.TextField()
+    client_id = models.UUIDField()
+    # Usernames @mentioned in the note (each is alerted).
+    mentions = models.JSONField(default=list, blank=True)
+    # The JSON agents' streams send, exactly as written.
+    payload = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="note_session_seq_unique"),
+            models.UniqueConstraint(fields=["session", "client_id"], name="note_client_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} note #{self.seq}"
 
 
 # ---------------------------------------------------------------------------

@@ -30,13 +30,19 @@ from chatbot.models import ChatSession, Message
 ROLE_NAMES = {Message.Role.BOT: pgettext_lazy("speaker", "Assistant")}  # a customer with no name: the tag says it
 # Shown beside the name, so a customer who calls themselves "Alice (Fiido
 # Support)" still reads as a customer, and an agent always as an agent.
-ROLE_TAGS = {Message.Role.USER: pgettext_lazy("tag", "Customer"), Message.Role.AGENT: pgettext_lazy("tag", "Agent")}
+ROLE_TAGS = {
+    Message.Role.USER: pgettext_lazy("tag", "Customer"),
+    Message.Role.AGENT: pgettext_lazy("tag", "Agent"),
+    "note": pgettext_lazy("tag", "Note · only agents see this"),
+}
 # System messages, stored as a code and its parameters, said in each reader's language.
 SYSTEM_TEXTS = {
     "agent_joined": gettext_lazy("%(agent)s has joined the chat"),
     "agent_left": gettext_lazy("%(agent)s left; the assistant is back"),
     "agent_closed": gettext_lazy("%(agent)s closed the chat"),
     "customer_closed": gettext_lazy("The customer ended the chat"),
+    "transferred": gettext_lazy("%(agent)s transferred the chat to %(to)s"),
+    "returned_to_queue": gettext_lazy("%(agent)s returned the chat to the queue; the next agent will be with you soon"),
 }
 
 
@@ -110,6 +116,36 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
     return payload
 
 
+def note_payload(note) -> dict[str, Any]:
+    """A private note as agents' streams and pages show it (never a customer's)."""
+    payload: dict[str, Any] = {
+        "id": f"note-{note.seq}",
+        "seq": note.seq,
+        "after_seq": note.after_seq,
+        "order": note_order(note.after_seq, note.seq),
+        "role": "note",
+        "content": note.content,
+        "name": display_name(note.author) if note.author else "",
+        "author": agent_payload(note.author),
+        "mentions": note.mentions,
+        "client_id": str(note.client_id),
+        "created_at": iso(note.created_at),
+        "parts": [{"type": "text", "text": note.content}],
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        payload["html"] = bubble_html(payload)
+    return payload
+
+
+def note_order(after_seq: int, seq: int) -> str:
+    """Where a note sits among the messages: after event ``after_seq``, in note order."""
+    return f"{after_seq}.{seq:06d}"
+
+
+def note_event(session: ChatSession, note: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "note", "session_name": session.name, "seq": note["seq"], "note": note}
+
+
 def localized_message(message: dict[str, Any], language: str) -> dict[str, Any]:
     """``message`` (a stored payload) with its rendered parts in ``language``."""
     if language == settings.LANGUAGE_CODE:
@@ -133,6 +169,8 @@ def localized_event_json(text: str, language: str) -> str:
     data = json.loads(text)
     if data.get("type") == "message":
         data["message"] = localized_message(data["message"], language)
+    elif data.get("type") == "note":
+        data["note"] = localized_message(data["note"], language)
     elif data.get("type") == "history":
         data["messages"] = [localized_message(message, language) for message in data["messages"]]
     else:

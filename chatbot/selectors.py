@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from chatbot import cards, payloads
 from chatbot.bots import get_bot
 from chatbot.exceptions import InvalidInput
-from chatbot.models import ChatSession, Event, Message
+from chatbot.models import ChatSession, Event, Message, Note
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.sse import encode
 from fiido.realtime.stream import CATCH_UP_BATCH
@@ -208,15 +208,23 @@ def parse_last_event_id(raw: str | None) -> int | None:
 
 
 def latest_seqs(groups: Iterable[str]) -> dict[str, int]:
-    """Each group's newest seq, in one query; the queue group gets a version
-    that changes whenever any session changes."""
-    names = {group.removeprefix("session."): group for group in groups if group.startswith("session.")}
+    """Each group's newest seq, in one query per 500 sessions (a session's
+    group: its event log's; its agents' group: its notes'); the queue group
+    gets a version that changes whenever any session changes."""
+    groups = list(groups)
+    wanted = {}
+    for group in groups:
+        prefix, _, name = group.partition(".")
+        if prefix in {"session", "agents"}:
+            wanted.setdefault(name, []).append(group)
     latest: dict[str, int] = {}
-    names_list = list(names)
+    names_list = list(wanted)
     for start in range(0, len(names_list), 500):
         chunk = names_list[start : start + 500]
-        for name, last_seq in ChatSession.objects.filter(name__in=chunk).values_list("name", "last_seq"):
-            latest[names[name]] = last_seq
+        rows = ChatSession.objects.filter(name__in=chunk).values_list("name", "last_seq", "last_note_seq")
+        for name, last_seq, last_note_seq in rows:
+            for group in wanted[name]:
+                latest[group] = last_note_seq if group.startswith("agents.") else last_seq
     if QUEUE_GROUP in groups:
         latest[QUEUE_GROUP] = queue_version()
     return latest
@@ -279,6 +287,19 @@ def session_rows(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
     )
     last = {m.session_id: m for m in Message.objects.filter(id__in=list(last_ids))}
     return [session_row(s, last.get(s.id)) for s in sessions]
+
+
+def notes_of(session: ChatSession) -> list[dict[str, Any]]:
+    """A conversation's private notes (agents only), oldest first, in the active language."""
+    language = payloads.active_language()
+    texts = Note.objects.filter(session=session).order_by("seq").values_list("payload", flat=True)
+    return [payloads.localized_message(json.loads(text)["note"], language) for text in texts]
+
+
+def notes_after(session_id: int, seq: int, *, language: str) -> list[tuple[int, str]]:
+    """Up to a batch of a session's notes after ``seq``, as (seq, json) for an agent's stream."""
+    rows = Note.objects.filter(session_id=session_id, seq__gt=seq).order_by("seq").values_list("seq", "payload")
+    return [(number, payloads.localized_event_json(text, language)) for number, text in rows[:CATCH_UP_BATCH]]
 
 
 QUEUE_WAITING_SHOWN = 50  # the oldest waiting rows a queue snapshot carries; the rest are counted and paged

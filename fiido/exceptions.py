@@ -20,3 +20,9 @@ class BadRequest(ApiError):
     """The HTTP request itself is malformed."""
 
     http_status = 400
+
+
+class Conflict(ApiError):
+    """The request clashes with what exists (a name already taken)."""
+
+    http_status = 409

@@ -96,3 +96,15 @@ def _json_api(view: Callable[..., HttpResponse], *, methods: frozenset[str]) -> 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF refusals in the API's JSON shape (pages get the same, briefly)."""
     return error_response(f"CSRF verification failed: {reason}", 403)
+
+
+API_PREFIXES = ("/api/", "/workbench/api/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: an API path answers JSON like the rest of the API; pages get Django's page."""
+    if request.path.startswith(API_PREFIXES):
+        return error_response("Not found.", 404)
+    from django.views.defaults import page_not_found as django_page_not_found
+
+    return django_page_not_found(request, exception)

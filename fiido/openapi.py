@@ -151,6 +151,11 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "customer_name": {"type": "string"},
                     "language": {"type": "string", "description": "The customer's language (en, de, ...)."},
+                    "unread_count": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Customer messages the calling agent has not read (agents' API only).",
+                    },
                     "waiting_seconds": _nullable({"type": "integer"}),
                     "last_message": _nullable(
                         {
@@ -192,6 +197,95 @@ SCHEMAS: dict[str, Any] = {
                 "format": "uuid",
                 "description": "Makes the send idempotent: a repeat returns the original with 200.",
             },
+        },
+    },
+    "Note": {
+        "type": "object",
+        "required": [
+            "id",
+            "seq",
+            "after_seq",
+            "role",
+            "content",
+            "author",
+            "mentions",
+            "client_id",
+            "created_at",
+            "html",
+        ],
+        "properties": {
+            "id": {"type": "string", "description": "note-<seq>"},
+            "seq": {"type": "integer", "minimum": 1, "description": "Its number in the session's notes log."},
+            "after_seq": {"type": "integer", "minimum": 0, "description": "The event seq it was written after."},
+            "order": {"type": "string"},
+            "role": {"const": "note"},
+            "content": {"type": "string"},
+            "name": {"type": "string"},
+            "author": _nullable(_ref("Agent")),
+            "mentions": {"type": "array", "items": {"type": "string"}},
+            "client_id": {"type": "string", "format": "uuid"},
+            "created_at": DATETIME,
+            "parts": {"type": "array"},
+            "html": {"type": "string"},
+        },
+    },
+    "NoteBody": {
+        "type": "object",
+        "required": ["content"],
+        "properties": {
+            "content": {
+                "type": "string",
+                "minLength": 1,
+                "description": "At most MESSAGE_MAX_CHARS; @username alerts.",
+            },
+            "client_id": {"type": "string", "format": "uuid"},
+        },
+    },
+    "Transfer": {
+        "type": "object",
+        "required": ["to"],
+        "properties": {"to": {"type": "string", "description": "The username of an active agent."}},
+    },
+    "Read": {
+        "type": "object",
+        "required": ["seq"],
+        "properties": {"seq": {"type": "integer", "minimum": 0, "description": "Read up to this event seq."}},
+    },
+    "AgentList": {
+        "type": "object",
+        "required": ["agents"],
+        "properties": {
+            "agents": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["username", "name", "live_count"],
+                    "properties": {
+                        "username": {"type": "string"},
+                        "name": {"type": "string"},
+                        "live_count": {"type": "integer", "minimum": 0},
+                    },
+                },
+            }
+        },
+    },
+    "CannedReply": {
+        "type": "object",
+        "required": ["id", "shortcut", "title", "body", "shared"],
+        "properties": {
+            "id": {"type": "integer"},
+            "shortcut": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"},
+            "title": {"type": "string"},
+            "body": {"type": "string"},
+            "shared": {"type": "boolean"},
+        },
+    },
+    "CannedReplyBody": {
+        "type": "object",
+        "properties": {
+            "shortcut": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"},
+            "title": {"type": "string", "minLength": 1, "maxLength": 100},
+            "body": {"type": "string", "minLength": 1},
         },
     },
     "Escalation": {
@@ -247,6 +341,7 @@ PAGE = [
         "schema": {"type": "string", "pattern": "^[0-9]{1,3}$"},
     },
 ]
+REPLY_ID = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 LAST_EVENT_ID = [
     {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
     {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -413,6 +508,108 @@ PATHS: dict[str, Any] = {
             "Take a waiting session over, exclusively: pending_manual -> manual_live (409 when taken).",
             "agent",
             {"200": _json(_ref("SessionState"), "Taken over."), **_errors(*AGENT_ERRORS)},
+            post=True,
+        ),
+    },
+    "/workbench/api/sessions/{name}/transfer": {
+        "parameters": [NAME],
+        "post": _op(
+            "Hand a live session to another agent (the holder, or a superuser); 409 to the holder.",
+            "agent",
+            {"200": _json(_ref("SessionState"), "Transferred."), **_errors(*AGENT_ERRORS)},
+            requestBody=_body("Transfer", required=True),
+        ),
+    },
+    "/workbench/api/sessions/{name}/return-to-queue": {
+        "parameters": [NAME],
+        "post": _op(
+            "Put a live session back in the queue at its old place (the holder).",
+            "agent",
+            {"200": _json(_ref("SessionState"), "Waiting again."), **_errors(*AGENT_ERRORS)},
+            post=True,
+        ),
+    },
+    "/workbench/api/sessions/{name}/notes": {
+        "parameters": [NAME],
+        "post": _op(
+            "A private note (only agents ever see it); any agent, any status.",
+            "agent",
+            {
+                "201": _json({"type": "object", "required": ["note"], "properties": {"note": _ref("Note")}}, "Stored."),
+                "200": _json(
+                    {"type": "object", "required": ["note"], "properties": {"note": _ref("Note")}},
+                    "A repeated client_id: the original, nothing created.",
+                ),
+                **_errors(*AGENT_ERRORS),
+            },
+            requestBody=_body("NoteBody", required=True),
+        ),
+    },
+    "/workbench/api/sessions/{name}/read": {
+        "parameters": [NAME],
+        "post": _op(
+            "The caller has read the session up to an event seq (their other tabs learn it).",
+            "agent",
+            {"204": {"description": "Marked."}, **_errors(*AGENT_ERRORS)},
+            requestBody=_body("Read", required=True),
+        ),
+    },
+    "/workbench/api/sessions/{name}/canned-replies/{reply_id}": {
+        "parameters": [NAME, REPLY_ID],
+        "get": _op(
+            "A canned reply's body filled in for this session ({customer_name}, {agent_name}, {order_number}).",
+            "agent",
+            {
+                "200": _json(
+                    {"type": "object", "required": ["body"], "properties": {"body": {"type": "string"}}}, "Filled in."
+                ),
+                **_errors("Unauthorized", "Forbidden", "NotFound"),
+            },
+        ),
+    },
+    "/workbench/api/agents": {
+        "get": _op(
+            "Every active agent, with how many live conversations each holds.",
+            "agent",
+            {"200": _json(_ref("AgentList"), "The agents."), **_errors("Unauthorized", "Forbidden")},
+        ),
+    },
+    "/workbench/api/canned-replies": {
+        "get": _op(
+            "The shared and the caller's own canned replies, most used first (`q` filters).",
+            "agent",
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["canned_replies"],
+                        "properties": {"canned_replies": {"type": "array", "items": _ref("CannedReply")}},
+                    },
+                    "The replies.",
+                ),
+                **_errors("BadRequest", "Unauthorized", "Forbidden"),
+            },
+            parameters=[{"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}],
+        ),
+        "post": _op(
+            "A personal canned reply (a shortcut the caller already has: 409).",
+            "agent",
+            {"201": _json(_ref("CannedReply"), "Created."), **_errors(*AGENT_ERRORS)},
+            requestBody=_body("CannedReplyBody", required=True),
+        ),
+    },
+    "/workbench/api/canned-replies/{reply_id}": {
+        "parameters": [REPLY_ID],
+        "patch": _op(
+            "Edit one of the caller's own replies (another's: 404; a shared one: 403).",
+            "agent",
+            {"200": _json(_ref("CannedReply"), "Edited."), **_errors(*AGENT_ERRORS)},
+            requestBody=_body("CannedReplyBody", required=True),
+        ),
+        "delete": _op(
+            "Delete one of the caller's own replies.",
+            "agent",
+            {"204": {"description": "Deleted."}, **_errors("Unauthorized", "Forbidden", "NotFound")},
             post=True,
         ),
     },

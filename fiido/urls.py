@@ -10,3 +10,6 @@ urlpatterns = [
     path("workbench/", include("workbench.urls")),
     path("", include("chatbot.urls")),
 ]
+
+# An unrouted API path answers {"error"} JSON too (fiido.http).
+handler404 = "fiido.http.page_not_found"

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatbot import conversations
-from chatbot.models import ChatSession, Event, Message
+from chatbot.models import ChatSession, Event, Message, Note
+from workbench.models import ReadMarker
 
 FIELDS = ["content", "client_id", "reason", "customer_name", "customer_email"]
 
@@ -107,6 +108,8 @@ class Desk:
             ChatSession.objects.count(),
             Message.objects.count(),
             Event.objects.count(),
+            Note.objects.count(),
+            ReadMarker.objects.values_list("seq", flat=True).first(),
             session.status,
             session.assigned_agent_id,
             session.escalation_reason,
@@ -145,6 +148,9 @@ def desk(db, settings) -> Desk:
 
 def check(response, before: tuple, after: tuple) -> None:
     assert response.status_code < 500
+    if response.status_code == 204:
+        assert response.content == b""
+        return
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     data = json.loads(response.content)
     if response.status_code >= 400:
@@ -159,7 +165,7 @@ STATUSES = [s for s in ChatSession.Status.values if s != ChatSession.Status.CLOS
 
 
 CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close"]
-AGENT_ACTIONS = ["takeover", "release", "close", "messages"]
+AGENT_ACTIONS = ["takeover", "release", "close", "messages", "transfer", "return-to-queue", "notes", "read"]
 
 
 @pytest.mark.parametrize("body", RAW_BODIES, ids=range(len(RAW_BODIES)))

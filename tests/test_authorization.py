@@ -221,7 +221,31 @@ AGENT_API = {
         AGENT_MESSAGE,
         {"agent": 409, "assigned_agent": 201, "other_agent": 403, "admin": 403},
     ),
+    # Transfer (to bob): only from manual_live; the holder, or a superuser forcing it.
+    "transfer": (
+        "post",
+        "/workbench/api/sessions/{name}/transfer",
+        {"to": "bob"},
+        {"agent": 409, "assigned_agent": 200, "other_agent": 403, "admin": 200},
+    ),
+    "return_to_queue": (
+        "post",
+        "/workbench/api/sessions/{name}/return-to-queue",
+        None,
+        {"agent": 409, "assigned_agent": 200, "other_agent": 403, "admin": 200},
+    ),
+    # Notes and read markers: any agent, any status.
+    "notes": (
+        "post",
+        "/workbench/api/sessions/{name}/notes",
+        {"content": "Only agents see this."},
+        dict.fromkeys(AGENTS, 201),
+    ),
+    "read": ("post", "/workbench/api/sessions/{name}/read", {"seq": 1}, dict.fromkeys(AGENTS, 204)),
+    "agents": ("get", "/workbench/api/agents", None, dict.fromkeys(AGENTS, 200)),
+    "canned_replies": ("get", "/workbench/api/canned-replies", None, dict.fromkeys(AGENTS, 200)),
 }
+WITHOUT_SESSION = {"list", "agents", "canned_replies"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -237,7 +261,7 @@ def test_agent_api_matrix(world, endpoint, role):
         assert_json_error(response, 403, AGENTS_ONLY)
     elif expected[role] < 400:
         assert response.status_code == expected[role], response.content
-        assert_agent_success(world, endpoint, role, response.json())
+        assert_agent_success(world, endpoint, role, response.json() if response.content else {})
         return
     else:
         assert_json_error(response, expected[role])
@@ -256,15 +280,30 @@ def assert_agent_success(world: World, endpoint: str, role: str, data: dict) -> 
         assert data["messages"] and data["has_earlier"] is False
     elif endpoint == "messages":
         assert data["message"]["role"] == "agent" and data["message"]["content"] == AGENT_MESSAGE["content"]
+    elif endpoint == "notes":
+        assert data["note"]["content"] == "Only agents see this." and data["note"]["author"]["username"]
+    elif endpoint == "read":
+        assert data == {}
+    elif endpoint == "agents":
+        assert {"alice", "bob", "carol"} <= {agent["username"] for agent in data["agents"]}
+    elif endpoint == "canned_replies":
+        assert data == {"canned_replies": []}
+    elif endpoint == "transfer":
+        assert data["status"] == Status.MANUAL_LIVE and data["assigned_agent"]["username"] == "bob"
     else:
-        after = {"takeover": Status.MANUAL_LIVE, "release": Status.BOT_ACTIVE, "close": Status.CLOSED}[endpoint]
+        after = {
+            "takeover": Status.MANUAL_LIVE,
+            "release": Status.BOT_ACTIVE,
+            "close": Status.CLOSED,
+            "return_to_queue": Status.PENDING_MANUAL,
+        }[endpoint]
         assert data["status"] == world.session.status == after
         if endpoint == "takeover":
             assert world.session.assigned_agent == world.users[role]
 
 
 @pytest.mark.parametrize("role", sorted(AGENTS))
-@pytest.mark.parametrize("endpoint", [e for e in AGENT_API if e != "list"])
+@pytest.mark.parametrize("endpoint", [e for e in AGENT_API if e not in WITHOUT_SESSION])
 def test_agent_api_answers_404_for_an_unknown_session_before_anything_else(world, endpoint, role):
     method, path, body, _ = AGENT_API[endpoint]
     response = call(world.clients[role], method, path.format(name="no-such-session"), body)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 
 
 def agent_language_choices() -> list[tuple[str, str]]:
@@ -23,3 +25,56 @@ class AgentPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language or 'browser'})"
+
+
+class CannedReply(models.Model):
+    """A ready answer an agent inserts with ``/shortcut``: shared (``owner`` None,
+    kept by staff in the admin) or personal to one agent. Its body may hold
+    ``{customer_name}``, ``{agent_name}`` and ``{order_number}``, filled in for
+    the conversation when inserted (``workbench.canned.fill``)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="canned_replies"
+    )
+    shortcut = models.CharField(
+        max_length=32,
+        validators=[RegexValidator(r"^[a-z0-9-]{1,32}$", "Lower-case letters, digits and hyphens, at most 32.")],
+        help_text="Typed after “/” in the composer, e.g. “refund-time”.",
+    )
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    use_count = models.PositiveIntegerField(default=0, editable=False)  # most used first in the list
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-use_count", "shortcut"]
+        verbose_name_plural = "canned replies"
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "shortcut"], name="canned_owner_shortcut_unique"),
+            models.UniqueConstraint(
+                fields=["shortcut"], condition=Q(owner__isnull=True), name="canned_shared_shortcut_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+    @property
+    def shared(self) -> bool:
+        return self.owner_id is None
+
+
+class ReadMarker(models.Model):
+    """How far an agent has read a conversation (an event seq): customer messages
+    after it are unread for that agent."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey("chatbot.ChatSession", on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "session"], name="read_marker_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} read {self.session_id} to #{self.seq}"

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from fiido.http import error_response
@@ -20,6 +22,16 @@ def is_agent(user: AbstractBaseUser | AnonymousUser) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return user.is_staff or user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def agents() -> QuerySet:
+    """Every active agent (the ``agents`` group, or staff)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_staff=True) | Q(groups__name=AGENTS_GROUP))
+        .distinct()
+    )
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user
@@ -13,9 +14,10 @@ from chatbot.models import ChatSession
 from chatbot.streams import requested_last_event_id, session_stream
 from fiido.i18n import SESSION_LANGUAGE_KEY, agent_language
 from fiido.realtime import QUEUE_GROUP
-from fiido.realtime.groups import login_group
+from fiido.realtime.groups import agent_group, agents_group, login_group
 from fiido.realtime.hub import db_call
 from fiido.realtime.stream import django_session, header, queue_events, send_json_error, serve
+from workbench import selectors as workbench_selectors
 from workbench.permissions import is_agent
 
 
@@ -34,6 +36,7 @@ class Viewer:
     status: int
     language: str
     session_key: str
+    user_id: int | None = None
 
 
 def viewer_of(scope) -> Viewer:
@@ -44,7 +47,7 @@ def viewer_of(scope) -> Viewer:
     language = agent_language(
         chosen=session.get(SESSION_LANGUAGE_KEY), accept_language=header(scope, b"accept-language")
     )
-    return Viewer(status, language, session.session_key or "")
+    return Viewer(status, language, session.session_key or "", user.pk if status == 200 else None)
 
 
 def _viewer_and_session(scope, name: str) -> tuple[Viewer, ChatSession | None]:
@@ -54,7 +57,7 @@ def _viewer_and_session(scope, name: str) -> tuple[Viewer, ChatSession | None]:
     try:
         return viewer, selectors.get_session(name)
     except Http404:
-        return Viewer(404, viewer.language, viewer.session_key), None
+        return Viewer(404, viewer.language, viewer.session_key, viewer.user_id), None
 
 
 _REFUSALS = {401: "Log in as an agent first.", 403: "Agents only.", 404: selectors.SESSION_NOT_FOUND}
@@ -84,7 +87,8 @@ def _watcher(scope, viewer: Viewer) -> dict:
         status = (await db_call(viewer_of, scope)).status
         return None if status == 200 else revoked_event(status)
 
-    return {"also": (login_group(viewer.session_key),) if viewer.session_key else (), "recheck": recheck}
+    also = (login_group(viewer.session_key),) if viewer.session_key else ()
+    return {"also": also, "recheck": recheck}
 
 
 async def agent_session_events(scope, receive, send, *, name: str) -> None:
@@ -95,7 +99,13 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
     if session is None:
         return await send_json_error(send, viewer.status, _REFUSALS[viewer.status])
     last_event_id = requested_last_event_id(scope)
-    frames = session_stream(session, last_event_id, send, language=viewer.language, **_watcher(scope, viewer))
+    notes = {
+        "side": agents_group(session.name),
+        "side_fetch_after": lambda seq: db_call(
+            partial(selectors.notes_after, language=viewer.language), session.pk, seq
+        ),
+    }
+    frames = session_stream(session, last_event_id, send, language=viewer.language, **notes, **_watcher(scope, viewer))
     await serve(receive, send, frames, caps=_caps(viewer, name))
 
 
@@ -106,8 +116,12 @@ async def queue_events_endpoint(scope, receive, send) -> None:
     viewer = await db_call(viewer_of, scope)
     if viewer.status != 200:
         return await send_json_error(send, viewer.status, _REFUSALS[viewer.status])
+    watcher = _watcher(scope, viewer)
+    watcher["also"] = (*watcher["also"], agent_group(viewer.user_id))  # this agent's alerts and read markers
     frames = queue_events(
-        QUEUE_GROUP, snapshot=lambda: db_call(selectors.queue_snapshot, viewer.language), **_watcher(scope, viewer)
+        QUEUE_GROUP,
+        snapshot=lambda: db_call(workbench_selectors.queue_snapshot, viewer.user_id, viewer.language),
+        **watcher,
     )
     await serve(receive, send, frames, caps=_caps(viewer, "queue"))
 

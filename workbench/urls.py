@@ -22,4 +22,12 @@ urlpatterns = [
     path("api/sessions/<str:name>/release", views.release, name="api-release"),
     path("api/sessions/<str:name>/close", views.close, name="api-close"),
     path("api/sessions/<str:name>/messages", views.messages, name="api-messages"),
+    path("api/sessions/<str:name>/transfer", views.transfer, name="api-transfer"),
+    path("api/sessions/<str:name>/return-to-queue", views.return_to_queue, name="api-return-to-queue"),
+    path("api/sessions/<str:name>/notes", views.add_note, name="api-notes"),
+    path("api/sessions/<str:name>/read", views.mark_read, name="api-read"),
+    path("api/sessions/<str:name>/canned-replies/<str:reply_id>", views.filled_canned_reply, name="api-canned-fill"),
+    path("api/agents", views.agent_list, name="api-agents"),
+    path("api/canned-replies", views.canned_replies, name="api-canned-replies"),
+    path("api/canned-replies/<str:reply_id>", views.canned_reply, name="api-canned-reply"),
 ]

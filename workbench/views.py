@@ -16,6 +16,8 @@ from chatbot.models import ChatSession
 from chatbot.views import earlier_messages, posted_response
 from fiido.http import json_api, json_body
 from fiido.i18n import SESSION_LANGUAGE_KEY
+from workbench import canned, reading
+from workbench import selectors as workbench_selectors
 from workbench.models import AgentPreferences
 from workbench.permissions import agent_api, agent_required
 
@@ -30,12 +32,13 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 @agent_required
 @ensure_csrf_cookie
 def session_page(request: HttpRequest, name: str) -> HttpResponse:
+    """One conversation: its latest messages with the agents' notes among them."""
     session = selectors.get_session(name)
-    return render(
-        request,
-        "workbench/session.html",
-        {"session": session, "state": selectors.session_with_history(session)},
-    )
+    state = selectors.session_with_history(session)
+    first = state["messages"][0]["seq"] if state["has_earlier"] and state["messages"] else 0
+    notes = [note for note in selectors.notes_of(session) if note["after_seq"] >= first]
+    bubbles = workbench_selectors.interleaved(state["messages"], notes)
+    return render(request, "workbench/session.html", {"session": session, "state": state, "bubbles": bubbles})
 
 
 @json_api("GET")
@@ -47,13 +50,16 @@ def session_list(request: HttpRequest) -> JsonResponse:
     if unknown:
         raise InvalidInput(f"Unknown status: {', '.join(sorted(unknown))}.")
     limit = selectors.parse_list_limit(request.GET.get("limit"))
-    return JsonResponse(selectors.list_sessions(statuses, cursor=request.GET.get("cursor"), limit=limit))
+    page = selectors.list_sessions(statuses, cursor=request.GET.get("cursor"), limit=limit)
+    return JsonResponse({**page, "sessions": workbench_selectors.with_unread(page["sessions"], request.user.pk)})
 
 
 @json_api("GET")
 @agent_api
 def session_detail(request: HttpRequest, name: str) -> JsonResponse:
-    return JsonResponse(selectors.session_with_history(selectors.get_session(name)))
+    """The conversation with its latest messages and, for agents only, its notes."""
+    session = selectors.get_session(name)
+    return JsonResponse({**selectors.session_with_history(session), "notes": selectors.notes_of(session)})
 
 
 @json_api("POST")
@@ -61,6 +67,84 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 def take_over(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.get_session(name)
     return JsonResponse(payloads.session_state(conversations.take_over(session, agent=request.user)))
+
+
+@json_api("POST")
+@agent_api
+def transfer(request: HttpRequest, name: str) -> JsonResponse:
+    """``{"to": "<username>"}``: hand the live conversation to another active agent."""
+    session = selectors.get_session(name)
+    target = workbench_selectors.agent_named(json_body(request).get("to"))
+    if target is None:
+        raise InvalidInput("to must be the username of an active agent.")
+    return JsonResponse(payloads.session_state(conversations.transfer(session, by=request.user, to=target)))
+
+
+@json_api("POST")
+@agent_api
+def return_to_queue(request: HttpRequest, name: str) -> JsonResponse:
+    session = selectors.get_session(name)
+    return JsonResponse(payloads.session_state(conversations.return_to_queue(session, by=request.user)))
+
+
+@json_api("POST")
+@agent_api
+def add_note(request: HttpRequest, name: str) -> JsonResponse:
+    """A private note: 201 ``{"note"}``; a repeated ``client_id`` 200 with the same body."""
+    session = selectors.get_session(name)
+    data = json_body(request)
+    content = data.get("content")
+    mentioned = workbench_selectors.mentioned_agents(content) if isinstance(content, str) else []
+    noted = conversations.add_note(
+        session, agent=request.user, content=content, client_id=data.get("client_id"), mentioned=mentioned
+    )
+    note = payloads.localized_message(noted.note, payloads.active_language())
+    return JsonResponse({"note": note}, status=201 if noted.created else 200)
+
+
+@json_api("POST")
+@agent_api
+def mark_read(request: HttpRequest, name: str) -> HttpResponse:
+    """``{"seq": N}``: this agent has read the conversation up to event N (204)."""
+    session = selectors.get_session(name)
+    reading.mark_read(request.user, session, json_body(request).get("seq"))
+    return HttpResponse(status=204)
+
+
+@json_api("GET")
+@agent_api
+def agent_list(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"agents": workbench_selectors.agents_list()})
+
+
+@json_api("GET", "POST")
+@agent_api
+def canned_replies(request: HttpRequest) -> JsonResponse:
+    """GET: the caller's and the shared replies (``?q=``); POST: a new personal one (201)."""
+    if request.method == "GET":
+        return JsonResponse({"canned_replies": canned.search(request.user, request.GET.get("q"))})
+    reply = canned.create(request.user, json_body(request))
+    return JsonResponse(canned.as_json(reply), status=201)
+
+
+@json_api("PATCH", "DELETE")
+@agent_api
+def canned_reply(request: HttpRequest, reply_id: str) -> HttpResponse:
+    """PATCH: edit one of the caller's own replies; DELETE: remove it (204)."""
+    reply_id = canned.parse_id(reply_id)
+    if request.method == "DELETE":
+        canned.delete(request.user, reply_id)
+        return HttpResponse(status=204)
+    return JsonResponse(canned.as_json(canned.update(request.user, reply_id, json_body(request))))
+
+
+@json_api("GET")
+@agent_api
+def filled_canned_reply(request: HttpRequest, name: str, reply_id: str) -> JsonResponse:
+    """``{"body"}``: the reply filled in for this conversation (its placeholders)."""
+    session = selectors.get_session(name)
+    reply_id = canned.parse_id(reply_id)
+    return JsonResponse({"body": canned.fill(request.user, reply_id, session)})
 
 
 @json_api("POST")

@@ -1,4 +1,5 @@
-"""Channel-layer group names: one per session, one for the agents' queue, and
+"""Channel-layer group names: one per session (everyone watching it), one per
+session for agents only (notes), one for the agents' queue, one per agent, and
 one per logged-in browser session for notices that end its streams."""
 
 import hashlib
@@ -9,6 +10,17 @@ QUEUE_GROUP = "workbench.queue"
 def session_group(name: str) -> str:
     """The group every screen showing session ``name`` listens to."""
     return f"session.{name}"
+
+
+def agents_group(name: str) -> str:
+    """The group of agents' streams of session ``name`` only: what customers must
+    never see (private notes) is published here, never to ``session_group``."""
+    return f"agents.{name}"
+
+
+def agent_group(user_id: int) -> str:
+    """One agent's group: notices for them alone (alerts, what they have read)."""
+    return f"agent.{user_id}"
 
 
 def login_group(session_key: str) -> str:

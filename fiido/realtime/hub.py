@@ -86,12 +86,13 @@ class Envelope:
     is in the default language, and the app's localizer renders it for others.
     """
 
-    __slots__ = ("_frames", "data", "final", "seq")
+    __slots__ = ("_frames", "data", "final", "group", "seq")
 
-    def __init__(self, seq: int, data: str, final: bool = False) -> None:
-        self.seq = seq
+    def __init__(self, seq: int, data: str, final: bool = False, group: str = "") -> None:
+        self.seq = seq  # its number in its group's log; 0 for a notice (no log)
         self.data = data
         self.final = final  # the stream's last frame: sent without an id, then the stream ends
+        self.group = group
         self._frames: dict[tuple[str | None, bool], bytes] = {}
 
     def with_id(self, language: str | None = None) -> bytes:
@@ -140,7 +141,19 @@ class Subscription:
     usual, and the stream's task handles it in order.
     """
 
-    __slots__ = ("__weakref__", "_items", "_waiter", "also", "direct", "group", "language", "last", "recheck")
+    __slots__ = (
+        "__weakref__",
+        "_items",
+        "_waiter",
+        "also",
+        "direct",
+        "group",
+        "language",
+        "last",
+        "recheck",
+        "side",
+        "side_last",
+    )
 
     def __init__(
         self,
@@ -150,8 +163,11 @@ class Subscription:
         also: tuple[str, ...] = (),
         recheck: bool = False,
         language: str | None = None,
+        side: str | None = None,
     ) -> None:
-        self.group = group  # the group whose events (by seq) this stream sends
+        self.group = group  # the group whose events (by seq) this stream sends, with ids
+        self.side = side  # a second numbered log it sends without ids (agents' notes), or None
+        self.side_last = 0
         self.language = language  # its reader's; None: events as stored
         self.also = also  # groups it only takes final notices from (an agent's login session)
         self.recheck = recheck  # woken at each heartbeat to re-check who is watching
@@ -166,7 +182,7 @@ class Subscription:
         if self.direct is not None and not items and waiter is not None and not waiter.done():
             # Parked with nothing queued: everything up to ``last`` is written.
             if type(item) is Envelope:
-                if item.seq == self.last + 1 and self._write(item.with_id(self.language)):
+                if item.group == self.group and item.seq == self.last + 1 and self._write(item.with_id(self.language)):
                     self.last = item.seq
                     return
             elif item.frame is not None and self._write(item.frame):
@@ -230,13 +246,14 @@ class Hub:
         also: tuple[str, ...] = (),
         recheck: bool = False,
         language: str | None = None,
+        side: str | None = None,
     ) -> Subscription:
-        """Register a stream for ``group`` (and the notice groups ``also``); live
-        events flow once this returns. ``recheck`` streams get ``RECHECK`` at
-        every heartbeat; ``language`` is the reader's."""
-        subscription = Subscription(group, direct, also=also, recheck=recheck, language=language)
+        """Register a stream for ``group`` (its ``side`` log and the notice groups
+        ``also`` too); live events flow once this returns. ``recheck`` streams get
+        ``RECHECK`` at every heartbeat; ``language`` is the reader's."""
+        subscription = Subscription(group, direct, also=also, recheck=recheck, language=language, side=side)
         joins = []
-        for name in (group, *also):
+        for name in _groups_of(subscription):
             members = self.groups.get(name)
             if members is None:
                 members = self.groups[name] = set()
@@ -250,7 +267,7 @@ class Hub:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a stream; the last one out of a group leaves the layer group."""
-        for name in (subscription.group, *subscription.also):
+        for name in _groups_of(subscription):
             members = self.groups.get(name)
             if members is None:
                 continue
@@ -309,7 +326,7 @@ class Hub:
             return
         members = self.groups.get(message["group"])
         if members:
-            envelope = Envelope(message["seq"], message["data"], message.get("final", False))
+            envelope = Envelope(message["seq"], message["data"], message.get("final", False), message["group"])
             for subscription in members:
                 subscription.push(envelope)
 
@@ -384,10 +401,15 @@ class Hub:
         if _probe is None:
             self._broadcast(CATCH_UP)
             return
-        latest = await db_call(_probe, list({subscription.group for subscription in streams}))
+        groups = {subscription.group for subscription in streams}
+        groups.update(subscription.side for subscription in streams if subscription.side)
+        latest = await db_call(_probe, list(groups))
         for subscription in streams:
             newest = latest.get(subscription.group)
-            if newest is None or subscription.last < newest:
+            behind = newest is None or subscription.last < newest
+            if subscription.side and subscription.side_last < latest.get(subscription.side, 0):
+                behind = True
+            if behind:
                 subscription.push(CATCH_UP)
 
     def _broadcast(self, item: Envelope | Signal) -> None:
@@ -405,6 +427,11 @@ class Hub:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _groups_of(subscription: Subscription) -> tuple[str, ...]:
+    side = (subscription.side,) if subscription.side else ()
+    return (subscription.group, *side, *subscription.also)
 
 
 _direct_write_failed = False

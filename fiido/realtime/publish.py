@@ -34,7 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from fiido.realtime.groups import QUEUE_GROUP, session_group
+from fiido.realtime.groups import QUEUE_GROUP, agents_group, session_group
 from fiido.realtime.sse import dumps
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ class StoredEvent:
 
     A ``final`` event is not in the log (seq 0): it is the last frame of the
     session's streams, sent without an id, after which they end (a deleted
-    conversation); queue streams pass it on like any notice.
+    conversation); queue streams pass it on like any notice. An event for
+    ``agents`` only (a note, numbered in its own log) goes to the session's
+    agents' group and nowhere else.
     """
 
     session_name: str
@@ -58,6 +60,7 @@ class StoredEvent:
     data: str
     to_queue: bool
     final: bool = False
+    agents_only: bool = False
 
 
 class _LayerHealth:
@@ -95,6 +98,10 @@ def layer_messages(events: Sequence[StoredEvent]) -> list[Outgoing]:
     and customer-visible changes to the agents' queue too."""
     messages = []
     for event in events:
+        if event.agents_only:
+            group = agents_group(event.session_name)
+            messages.append((group, {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": event.seq, "data": event.data}))
+            continue
         group = session_group(event.session_name)
         message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": event.seq, "data": event.data}
         messages.append((group, {**message, "final": event.final}))
@@ -179,6 +186,15 @@ def end_streams_on_commit(group: str, payload: dict) -> None:
     with ``payload`` as its last frame. A notice, not an event: never stored,
     no seq; a stream that misses it finds out at its next heartbeat's re-check."""
     message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": 0, "data": dumps(payload), "final": True}
+    transaction.on_commit(lambda: publisher.submit([(group, message)]))
+
+
+def notify_on_commit(group: str, payload: dict) -> None:
+    """After commit, send ``payload`` to the streams subscribed to ``group`` (an
+    agent's group): an alert or a read marker. A notice, never stored, no seq;
+    a stream that misses it is not wrong, only less prompt (pages re-read
+    their counts on every queue snapshot)."""
+    message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": 0, "data": dumps(payload), "final": False}
     transaction.on_commit(lambda: publisher.submit([(group, message)]))
 
 

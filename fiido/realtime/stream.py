@@ -24,7 +24,7 @@ from django.http.request import split_domain_port, validate_host
 
 from fiido.realtime import daphne_io
 from fiido.realtime.caps import Key, stream_caps
-from fiido.realtime.hub import CATCH_UP, RECHECK, DirectWrite, Envelope, Signal, get_hub
+from fiido.realtime.hub import CATCH_UP, RECHECK, DirectWrite, Envelope, Signal, Subscription, get_hub
 from fiido.realtime.sse import RETRY_FRAME, encode, security_headers, stream_headers
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ async def session_events(
     also: tuple[str, ...] = (),
     recheck: Recheck | None = None,
     language: str | None = None,
+    side: str | None = None,
+    side_fetch_after: FetchAfter | None = None,
 ) -> AsyncIterator[bytes]:
     """A session stream: opening frames, then every event once, in seq order.
 
@@ -72,11 +74,20 @@ async def session_events(
     (``Subscription``); only gaps, catch-ups and heartbeats come through here.
     A final event (a deleted conversation, an ended login), published or found
     by a catch-up (``StreamEnded``) or a ``recheck``, is the stream's last frame.
+
+    ``side`` is a second numbered log of the session for this reader alone
+    (the agents' notes): its entries follow the same seq rules, from
+    ``side_fetch_after``, but go out without an ``id:`` (the stream resumes by
+    the main log's seq), so the stream sends all of them again on every
+    opening and the page keeps each once, by its id. Notices from the ``also``
+    groups (alerts) go out as they come, without an id.
     """
     hub = get_hub()
     direct = direct_writer(send) if send is not None else None
     # Registered before the backlog is read.
-    subscription = await hub.subscribe(group, direct, also=also, recheck=recheck is not None, language=language)
+    subscription = await hub.subscribe(
+        group, direct, also=also, recheck=recheck is not None, language=language, side=side
+    )
     try:
         yield RETRY_FRAME
         frames, subscription.last, more = await opening()
@@ -84,12 +95,26 @@ async def session_events(
             yield frame
         if more:
             subscription.push(CATCH_UP)
+        if side_fetch_after is not None:
+            async for frame in _side_catch_up(subscription, side_fetch_after):
+                yield frame
         while True:
             item = await subscription.get()
             if type(item) is Envelope:
                 if item.final:
                     yield item.without_id(language)
                     return
+                if item.group == side:
+                    if item.seq == subscription.side_last + 1:
+                        subscription.side_last = item.seq
+                        yield item.without_id(language)
+                    elif item.seq > subscription.side_last + 1 and side_fetch_after is not None:
+                        async for frame in _side_catch_up(subscription, side_fetch_after):
+                            yield frame
+                    continue
+                if item.group != group:
+                    yield item.without_id(language)  # a notice (an alert for this reader)
+                    continue
                 if item.seq <= subscription.last:
                     continue  # already sent (backlog, catch-up, or a duplicate publish)
                 if item.seq == subscription.last + 1:
@@ -113,10 +138,25 @@ async def session_events(
                         yield encode(data, id=seq)
                 if len(rows) < CATCH_UP_BATCH:
                     break
+            if side_fetch_after is not None:
+                async for frame in _side_catch_up(subscription, side_fetch_after):
+                    yield frame
     except StreamEnded as ended:
         yield ended.frame
     finally:
         hub.unsubscribe(subscription)
+
+
+async def _side_catch_up(subscription: Subscription, fetch_after: FetchAfter) -> AsyncIterator[bytes]:
+    """The side log's entries after the last one sent, from the database, without ids."""
+    while True:
+        rows = await fetch_after(subscription.side_last)
+        for seq, data in rows:
+            if seq > subscription.side_last:
+                subscription.side_last = seq
+                yield encode(data)
+        if len(rows) < CATCH_UP_BATCH:
+            return
 
 
 _reported_holes: deque[tuple[str, int]] = deque(maxlen=1000)

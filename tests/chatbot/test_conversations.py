@@ -162,8 +162,13 @@ ILLEGAL = [
     ("cancel_escalation", Status.BOT_ACTIVE),
     ("cancel_escalation", Status.MANUAL_LIVE),
     ("cancel_escalation", Status.CLOSED),
-    ("take_over", Status.BOT_ACTIVE),
-    ("take_over", Status.CLOSED),
+    ("take_over", Status.CLOSED),  # from bot_active it is a join (tests/workbench/test_agent_day.py)
+    ("transfer", Status.BOT_ACTIVE),
+    ("transfer", Status.PENDING_MANUAL),
+    ("transfer", Status.CLOSED),
+    ("return_to_queue", Status.BOT_ACTIVE),
+    ("return_to_queue", Status.PENDING_MANUAL),
+    ("return_to_queue", Status.CLOSED),
     ("release", Status.BOT_ACTIVE),
     ("release", Status.PENDING_MANUAL),
     ("release", Status.CLOSED),
@@ -176,7 +181,7 @@ ILLEGAL = [
 
 
 @pytest.mark.parametrize(("action", "status"), ILLEGAL)
-def test_illegal_transitions_are_refused_and_change_nothing(action, status, agent_user):
+def test_illegal_transitions_are_refused_and_change_nothing(action, status, agent_user, other_agent):
     session = in_status(status, agent_user)
     before = snapshot(session)
     calls = {
@@ -184,6 +189,8 @@ def test_illegal_transitions_are_refused_and_change_nothing(action, status, agen
         "cancel_escalation": lambda: conversations.cancel_escalation(session),
         "take_over": lambda: conversations.take_over(session, agent=agent_user),
         "release": lambda: conversations.release(session, by=agent_user),
+        "transfer": lambda: conversations.transfer(session, by=agent_user, to=other_agent),
+        "return_to_queue": lambda: conversations.return_to_queue(session, by=agent_user),
         "close": lambda: conversations.close(session),
         "post_agent_message": lambda: conversations.post_agent_message(session, agent=agent_user, content="hi"),
         "post_customer_message": lambda: conversations.post_customer_message(session, content="hi"),

@@ -31,9 +31,12 @@ async def test_a_parked_stream_gets_the_next_event_written_directly():
     subscription = Subscription("g", client)
     subscription.last = 4
     waiting = await parked(subscription)
-    subscription.push(Envelope(5, '{"seq": 5}'))
-    subscription.push(Envelope(6, '{"seq": 6}'))
-    assert client.frames == [Envelope(5, '{"seq": 5}').with_id(), Envelope(6, '{"seq": 6}').with_id()]
+    subscription.push(Envelope(5, '{"seq": 5}', group="g"))
+    subscription.push(Envelope(6, '{"seq": 6}', group="g"))
+    assert client.frames == [
+        Envelope(5, '{"seq": 5}', group="g").with_id(),
+        Envelope(6, '{"seq": 6}', group="g").with_id(),
+    ]
     assert subscription.last == 6
     assert not waiting.done()  # the stream's task was never woken
     waiting.cancel()
@@ -44,7 +47,7 @@ async def test_a_gap_goes_to_the_stream_which_fills_it_from_the_database():
     subscription = Subscription("g", client)
     subscription.last = 4
     waiting = await parked(subscription)
-    subscription.push(Envelope(6, "{}"))
+    subscription.push(Envelope(6, "{}", group="g"))
     assert client.frames == []
     assert (await waiting).seq == 6
     assert subscription.last == 4
@@ -55,7 +58,7 @@ async def test_an_old_or_repeated_event_is_not_written():
     subscription = Subscription("g", client)
     subscription.last = 4
     waiting = await parked(subscription)
-    subscription.push(Envelope(4, "{}"))
+    subscription.push(Envelope(4, "{}", group="g"))
     assert client.frames == []
     assert (await waiting).seq == 4  # the stream drops it (seq <= last)
 
@@ -64,7 +67,7 @@ async def test_a_writer_that_refuses_leaves_the_event_to_the_stream():
     client = Client(accepts=False)
     subscription = Subscription("g", client)
     waiting = await parked(subscription)
-    subscription.push(Envelope(1, "{}"))
+    subscription.push(Envelope(1, "{}", group="g"))
     assert (await waiting).seq == 1
     assert subscription.last == 0
 
@@ -73,7 +76,7 @@ async def test_nothing_is_written_past_what_the_stream_still_has_queued():
     client = Client()
     subscription = Subscription("g", client)
     subscription.push(CATCH_UP)  # the stream is busy: not parked, something queued
-    subscription.push(Envelope(1, "{}"))
+    subscription.push(Envelope(1, "{}", group="g"))
     assert client.frames == []
     assert await subscription.get() is CATCH_UP
     assert (await subscription.get()).seq == 1
@@ -94,7 +97,7 @@ async def test_a_heartbeat_to_a_parked_stream_is_written_directly():
 async def test_without_a_writer_everything_is_queued():
     subscription = Subscription("g")
     waiting = await parked(subscription)
-    subscription.push(Envelope(1, "{}"))
+    subscription.push(Envelope(1, "{}", group="g"))
     assert (await waiting).seq == 1
 
 
@@ -104,6 +107,6 @@ async def test_a_writer_that_raises_leaves_the_event_to_the_stream():
 
     subscription = Subscription("g", broken)
     waiting = await parked(subscription)
-    subscription.push(Envelope(1, "{}"))
+    subscription.push(Envelope(1, "{}", group="g"))
     assert (await waiting).seq == 1
     assert subscription.last == 0

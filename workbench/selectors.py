@@ -1,0 +1,86 @@
+"""Reads for the workbench: agents, what each agent has read, the queue as one agent sees it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from chatbot import payloads, selectors
+from chatbot.models import ChatSession, Event, Message
+from workbench.models import ReadMarker
+from workbench.permissions import agents
+
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+
+
+def agents_list() -> list[dict[str, Any]]:
+    """Every active agent with how many live conversations each holds (the transfer picker)."""
+    live = dict(
+        ChatSession.objects.filter(status=ChatSession.Status.MANUAL_LIVE)
+        .values("assigned_agent_id")
+        .annotate(n=Count("id"))
+        .values_list("assigned_agent_id", "n")
+    )
+    return [
+        {**payloads.agent_payload(user), "live_count": live.get(user.pk, 0)}
+        for user in agents().order_by("first_name", "username")
+    ]
+
+
+def agent_named(username: Any) -> AbstractBaseUser | None:
+    """The active agent with this username, or None."""
+    if not isinstance(username, str) or not username.strip():
+        return None
+    return agents().filter(username=username.strip()).first()
+
+
+def mentioned_agents(text: str) -> list[AbstractBaseUser]:
+    """The active agents a note ``@mentions`` by username."""
+    names = set(MENTION.findall(text))
+    return list(agents().filter(username__in=names)) if names else []
+
+
+def unread_counts(agent_id: int, sessions: Sequence[ChatSession]) -> dict[int, int]:
+    """Per session: the customer messages after what the agent has read (one query)."""
+    if not sessions:
+        return {}
+    read_up_to = ReadMarker.objects.filter(agent_id=agent_id, session_id=OuterRef("session_id")).values("seq")[:1]
+    rows = (
+        Event.objects.filter(session__in=sessions, kind=Event.Kind.MESSAGE, message__role=Message.Role.USER)
+        .annotate(read_up_to=Coalesce(Subquery(read_up_to), Value(0)))
+        .filter(seq__gt=F("read_up_to"))
+        .values("session_id")
+        .annotate(count=Count("id"))
+        .values_list("session_id", "count")
+    )
+    return dict(rows)
+
+
+def with_unread(rows: list[dict[str, Any]], agent_id: int) -> list[dict[str, Any]]:
+    """``rows`` (session rows) with the agent's ``unread_count`` each."""
+    sessions = list(ChatSession.objects.filter(name__in=[row["session_name"] for row in rows]).only("id", "name"))
+    ids = {session.name: session.id for session in sessions}
+    counts = unread_counts(agent_id, sessions)
+    return [{**row, "unread_count": counts.get(ids.get(row["session_name"]), 0)} for row in rows]
+
+
+def queue_snapshot(agent_id: int, language: str | None = None) -> tuple[dict[str, Any], int]:
+    """The queue as this agent sees it: ``chatbot.selectors.queue_snapshot`` with unread counts."""
+    event, version = selectors.queue_snapshot(language)
+    return {**event, "sessions": with_unread(event["sessions"], agent_id)}, version
+
+
+def interleaved(messages: list[dict[str, Any]], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages in seq order, each note right after the event it was written after."""
+
+    def place(bubble: dict[str, Any]) -> tuple[int, int, int]:
+        if bubble["role"] == "note":
+            return (bubble["after_seq"], 1, bubble["seq"])
+        return (bubble["seq"], 0, 0)
+
+    return sorted([*messages, *notes], key=place)
