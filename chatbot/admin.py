@@ -11,7 +11,7 @@ from django.utils import timezone
 from chatbot import conversations
 from chatbot.bots.orders import money
 from chatbot.exceptions import ConversationError
-from chatbot.models import ChatSession, Event, FaqEntry, Message, Order, OrderItem, Shipment
+from chatbot.models import ChatSession, Event, FaqEntry, Message, Note, Order, OrderItem, Shipment
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -39,6 +39,15 @@ class EventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class NoteInline(ReadOnlyInline):
+    """Agents' private notes, shown apart from the transcript the customer sees."""
+
+    model = Note
+    verbose_name_plural = "notes · only agents see these"
+    fields = ["seq", "created_at", "author", "content"]
+    readonly_fields = fields
+
+
 @admin.register(ChatSession)
 class ChatSessionAdmin(admin.ModelAdmin):
     """Conversations, read-only: every change goes through the state machine.
@@ -60,7 +69,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
     list_filter = ["status", "assigned_agent"]
     search_fields = ["name", "customer_name", "customer_email", "messages__content"]
     list_select_related = ["assigned_agent"]
-    inlines = [MessageInline, EventInline]
+    inlines = [MessageInline, NoteInline, EventInline]
     date_hierarchy = "created_at"
     actions = ["close_conversations", "release_conversations", "erase_conversations"]
 

@@ -383,6 +383,7 @@ class SSEReader:
     def __init__(self, url: str, cookies=None, headers: dict[str, str] | None = None, verify: Any = True) -> None:
         self.url = url
         self.events: list[dict[str, Any]] = []  # {"id": str|None, "data": dict}
+        self.lines: list[str] = []  # every line received, comments included, as sent
         self.status: int | None = None
         self.error: BaseException | None = None
         self._client = httpx.Client(cookies=cookies, timeout=httpx.Timeout(10, read=120), verify=verify)
@@ -406,6 +407,7 @@ class SSEReader:
                 for line in response.iter_lines():
                     if self._stop.is_set():
                         return
+                    self.lines.append(line)
                     if line == "":
                         if data:
                             self.events.append({"id": event_id, "data": json.loads("\n".join(data)), "at": time.time()})
@@ -421,6 +423,10 @@ class SSEReader:
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e["data"] for e in self.events if e["data"].get("type") == kind]
+
+    def received(self) -> str:
+        """Everything the stream sent so far, headers aside."""
+        return "\n".join(self.lines)
 
     def arrivals(self) -> dict[int, float]:
         """When each message (by id) first arrived on this stream."""

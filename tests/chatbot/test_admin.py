@@ -48,6 +48,33 @@ def test_message_admin_renders(admin_client, session):
     assert admin_client.get("/admin/chatbot/message/").status_code == 200
 
 
+def test_notes_show_apart_from_the_transcript_and_never_in_its_views(admin_client, session, agent_user):
+    """Staff see notes on the conversation's page, in their own labelled table;
+    the views of what the customer saw (messages, events) never hold one."""
+    conversations.add_note(session, agent=agent_user, content="gnu-4410 check the card holder")
+    page = admin_client.get(f"/admin/chatbot/chatsession/{session.pk}/change/").content.decode()
+    assert "only agents see these" in page and "gnu-4410" in page
+    listing = admin_client.get("/admin/chatbot/message/")
+    assert listing.status_code == 200 and "gnu-4410" not in listing.content.decode()
+    assert "0 results" in admin_client.get("/admin/chatbot/message/?q=gnu-4410").content.decode()
+    for message in Message.objects.filter(session=session):
+        detail = admin_client.get(f"/admin/chatbot/message/{message.pk}/change/")
+        assert detail.status_code == 200 and "gnu-4410" not in detail.content.decode()
+    assert not Event.objects.filter(payload__contains="gnu-4410").exists()
+
+
+def test_staff_keep_shared_canned_replies_in_the_admin(admin_client):
+    from workbench.models import CannedReply
+
+    form = {"owner": "", "shortcut": "refund-time", "title": "Refund time", "body": "Hi {customer_name}, 5 days."}
+    assert admin_client.post("/admin/workbench/cannedreply/add/", form).status_code == 302
+    assert CannedReply.objects.get(shortcut="refund-time").shared
+    again = admin_client.post("/admin/workbench/cannedreply/add/", form)
+    assert again.status_code == 200 and CannedReply.objects.count() == 1  # a second shared /refund-time
+    too_long = admin_client.post("/admin/workbench/cannedreply/add/", {**form, "shortcut": "x", "body": "x" * 2001})
+    assert too_long.status_code == 200 and "At most 2000 characters" in too_long.content.decode()
+
+
 def test_the_change_page_edits_nothing(admin_client, session):
     """Status, agent, reason and customer fields are read-only: a POST changes nothing."""
     url = f"/admin/chatbot/chatsession/{session.pk}/change/"
