@@ -414,8 +414,10 @@ class _Changes:
         return self._payloads[message.id]
 
     def alert(self, agent: AbstractBaseUser, kind: str, **params: Any) -> None:
-        """Tell one agent, on every workbench page they have open, after commit."""
-        self.alerts.append((agent.pk, {"type": "alert", "kind": kind, "session_name": self.session.name, **params}))
+        """Tell one agent, on every workbench page they have open, after commit.
+        ``seq`` (the conversation's newest event) tells one alert from another."""
+        notice = {"type": "alert", "kind": kind, "session_name": self.session.name, "seq": self.session.last_seq}
+        self.alerts.append((agent.pk, {**notice, **params}))
 
     def note(self, author: AbstractBaseUser, content: str, client_id: uuid.UUID, mentions: list[str]) -> Note:
         """A private note, numbered in the session's agents-only log (``Note``)."""

@@ -52,6 +52,12 @@ def search(agent: AbstractBaseUser, query: str | None) -> list[dict[str, Any]]:
     return [as_json(reply) for reply in replies.order_by("-use_count", "shortcut")[:50]]
 
 
+def listing(agent: AbstractBaseUser) -> list[dict[str, Any]]:
+    """All the agent's replies, their own first, then the shared ones, by shortcut."""
+    replies = visible_to(agent).order_by(F("owner").asc(nulls_last=True), "shortcut")
+    return [as_json(reply) for reply in replies]
+
+
 def as_json(reply: CannedReply) -> dict[str, Any]:
     return {
         "id": reply.pk,

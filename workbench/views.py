@@ -25,8 +25,16 @@ from workbench.permissions import agent_api, agent_required
 @agent_required
 @ensure_csrf_cookie
 def queue_page(request: HttpRequest) -> HttpResponse:
-    snapshot, _version = selectors.queue_snapshot()
+    snapshot, _version = workbench_selectors.queue_snapshot(request.user.pk, payloads.active_language())
     return render(request, "workbench/queue.html", {"queue": snapshot})
+
+
+@agent_required
+@ensure_csrf_cookie
+def canned_replies_page(request: HttpRequest) -> HttpResponse:
+    """The agent's own canned replies, to add, edit and delete; the shared ones to read."""
+    context = {"replies": canned.listing(request.user), "max_chars": settings.MESSAGE_MAX_CHARS}
+    return render(request, "workbench/canned_replies.html", context)
 
 
 @agent_required

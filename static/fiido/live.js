@@ -68,12 +68,17 @@ export function csrfToken() {
 // POST JSON with Django's CSRF header. Resolves to {ok, status, data};
 // a network failure resolves to {ok: false, status: 0}.
 export async function postJSON(url, body = {}) {
+  return sendJSON("POST", url, body);
+}
+
+// POST, PATCH or DELETE with JSON (a 204 resolves with data {}).
+export async function sendJSON(method, url, body = null) {
   try {
     const response = await fetch(url, {
-      method: "POST",
+      method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(body),
+      body: body === null ? undefined : JSON.stringify(body),
     });
     let data = {};
     try {
@@ -179,12 +184,23 @@ export class BubbleList {
     this.container.insertBefore(el, before || null);
   }
 
-  // The smallest seq shown (the point earlier pages are fetched before).
-  firstSeq() {
-    const seqs = [...this.container.querySelectorAll("[data-message-id]")]
+  // The seqs of the messages shown (agents' notes sit between them, unnumbered in that log).
+  messageSeqs() {
+    return [...this.container.querySelectorAll("[data-message-id]:not(.bubble--note)")]
       .map((el) => Number(el.dataset.seq))
       .filter((seq) => seq > 0);
+  }
+
+  // The smallest seq shown (the point earlier pages are fetched before).
+  firstSeq() {
+    const seqs = this.messageSeqs();
     return seqs.length ? Math.min(...seqs) : null;
+  }
+
+  // The largest seq shown (what a reader who sees the end has read).
+  lastSeq() {
+    const seqs = this.messageSeqs();
+    return seqs.length ? Math.max(...seqs) : 0;
   }
 
   // Insert earlier messages above what is shown, keeping the view where it was.
@@ -339,27 +355,28 @@ export function showError(el, text) {
 }
 
 // The composer of both pages. Text shows at once in a pending bubble of
-// `role`; the stored message (same client_id) replaces it. A failed send
+// `role` (a function where the page switches between reply and note); the
+// stored message or note (same client_id) replaces it. A failed send
 // marks the bubble, and Retry posts again with the same client_id, so the
 // server stores the message once however often it arrives. `onSent(data)`
 // gets the server's answer after the stored message is shown.
 // `url` may be a function (the chat page knows its conversation only once it
 // starts one), and `prepare()` may run first; false from it means "not now".
 export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent = () => {}, prepare = null }) {
-  async function send(text, clientId) {
+  async function send(text, clientId, target = null) {
     if (prepare && !(await prepare())) {
-      bubbles.markFailed(clientId, gettext("Not sent."), () => send(text, clientId));
+      bubbles.markFailed(clientId, gettext("Not sent."), () => send(text, clientId, target));
       return;
     }
-    const target = typeof url === "function" ? url() : url;
+    target = target || (typeof url === "function" ? url() : url);
     const { ok, status, data } = await postJSON(target, { content: text, client_id: clientId });
     if (ok) {
-      bubbles.add(data.message);
+      bubbles.add(data.message || data.note);
       onSent(data);
       return;
     }
     const problem = refusal(status, data);
-    bubbles.markFailed(clientId, status === 0 ? gettext("Not sent.") : problem, () => send(text, clientId));
+    bubbles.markFailed(clientId, status === 0 ? gettext("Not sent.") : problem, () => send(text, clientId, target));
     if (status !== 0) showError(errorBox, problem);
   }
 
@@ -368,10 +385,13 @@ export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent
     const text = input.value.trim();
     if (!text || input.disabled) return;
     const clientId = newClientId();
-    bubbles.addPending({ role, name: gettext("You"), text, clientId });
+    // A retry goes where the first try went (a reply stays a reply after a switch to notes);
+    // a page that starts its conversation first (prepare) learns the url then.
+    const target = prepare ? null : typeof url === "function" ? url() : url;
+    bubbles.addPending({ role: typeof role === "function" ? role() : role, name: gettext("You"), text, clientId });
     input.value = "";
     input.focus();
-    send(text, clientId);
+    send(text, clientId, target);
   });
   enterSends(input, form);
 }

@@ -1,10 +1,19 @@
-// The agent's view of one conversation (templates/workbench/session.html).
+// The agent's view of one conversation (templates/workbench/session.html):
+// its messages and the agents' private notes, live; taking over (or joining a
+// conversation still with the assistant), transferring, returning to the
+// queue, releasing, closing; replies with canned answers, notes; and marking
+// what the agent has read.
+import { watchFocus } from "./alerts.js";
+import { bindCannedReplies } from "./canned.js";
+import { startDesk } from "./desk.js";
+import { startKeyboard } from "./keyboard.js";
 import {
   BubbleList,
   bindComposer,
   bindEarlier,
   format,
   formatDuration,
+  getJSON,
   gettext,
   openStream,
   postJSON,
@@ -28,10 +37,20 @@ const connection = document.getElementById("connection");
 const errorBox = document.getElementById("error");
 const form = document.getElementById("composer");
 const input = document.getElementById("composer-input");
+const composerLabel = document.getElementById("composer-label");
 const sendButton = form.querySelector("button[type=submit]");
-const takeOverButton = document.getElementById("take-over");
-const releaseButton = document.getElementById("release");
-const closeButton = document.getElementById("close");
+const modeChoices = [...document.querySelectorAll("#mode input[name=mode]")];
+const buttons = {
+  takeOver: document.getElementById("take-over"),
+  join: document.getElementById("join"),
+  transfer: document.getElementById("transfer"),
+  returnToQueue: document.getElementById("return-to-queue"),
+  release: document.getElementById("release"),
+  close: document.getElementById("close"),
+};
+const transferDialog = document.getElementById("transfer-dialog");
+const transferList = document.getElementById("transfer-agents");
+const transferError = document.getElementById("transfer-error");
 const earlier = bindEarlier({
   button: document.getElementById("load-earlier"),
   bubbles,
@@ -44,9 +63,11 @@ const state = {
   agent: root.dataset.agentUsername ? { username: root.dataset.agentUsername, name: root.dataset.agentName } : null,
   escalatedAt: root.dataset.escalatedAt || "",
   ended: "", // "deleted" (erased) or "signed-out" (this agent may no longer watch): the stream is over
+  mode: "reply", // what the composer writes: a reply to the customer, or a note only agents see
 };
 
 const mine = () => state.status === "manual_live" && state.agent && state.agent.username === me;
+const holderOrSuperuser = () => state.status === "manual_live" && (mine() || superuser);
 
 function statusText() {
   if (state.ended === "deleted") return gettext("This conversation was deleted.");
@@ -72,23 +93,36 @@ function renderWaited() {
   if (!waited.hidden) waited.textContent = format(gettext("Waiting %(time)s"), { time: formatDuration(secondsSince(state.escalatedAt)) });
 }
 
+function composerPlaceholder(canWrite) {
+  if (state.mode === "note") return gettext("Private note: only agents see it. @username alerts an agent.");
+  if (canWrite) return gettext("Reply to the customer… (/ for canned replies)");
+  if (state.ended || state.status === "closed") return gettext("This conversation is closed.");
+  if (state.status === "manual_live") return gettext("Another agent is replying. You can write a private note.");
+  return state.status === "bot_active" ? gettext("Join the chat to reply") : gettext("Take over to reply");
+}
+
 function render() {
   renderWaited();
   const text = statusText();
   if (statusLine.textContent !== text) statusLine.textContent = text;
   root.dataset.status = state.status;
+  root.dataset.mode = state.mode;
   const gone = Boolean(state.ended);
-  takeOverButton.hidden = gone || state.status !== "pending_manual";
-  releaseButton.hidden = gone || !(state.status === "manual_live" && (mine() || superuser));
-  closeButton.hidden = gone || !(state.status === "pending_manual" || mine() || (superuser && state.status !== "closed"));
-  const canWrite = mine() && !gone;
+  buttons.takeOver.hidden = gone || state.status !== "pending_manual";
+  buttons.join.hidden = gone || state.status !== "bot_active";
+  buttons.transfer.hidden = gone || !holderOrSuperuser();
+  buttons.returnToQueue.hidden = gone || !holderOrSuperuser();
+  buttons.release.hidden = gone || !holderOrSuperuser();
+  buttons.close.hidden = gone || !(state.status === "pending_manual" || mine() || (superuser && state.status !== "closed"));
+  // Notes may be written in any status, closed included; replies only by the holder.
+  const canWrite = !gone && (state.mode === "note" || mine());
   input.disabled = !canWrite;
   sendButton.disabled = !canWrite;
-  input.placeholder = canWrite
-    ? gettext("Reply to the customer…")
-    : gone || state.status === "closed"
-      ? gettext("This conversation is closed.")
-      : gettext("Take over to reply");
+  sendButton.textContent = state.mode === "note" ? gettext("Add note") : gettext("Send");
+  composerLabel.textContent = state.mode === "note" ? gettext("Private note") : gettext("Reply to the customer");
+  form.classList.toggle("composer--note", state.mode === "note");
+  input.placeholder = composerPlaceholder(canWrite);
+  for (const choice of modeChoices) choice.checked = choice.value === state.mode;
 }
 
 function applyState(next) {
@@ -104,12 +138,39 @@ function applyState(next) {
   render();
 }
 
+function setMode(mode) {
+  state.mode = mode;
+  render();
+  if (!input.disabled) input.focus();
+}
+
+// --- Read: what the agent has seen (visible, scrolled to the end) is read,
+// on every tab of theirs (the server tells them).
+const looking = watchFocus(name);
+let readUpTo = 0;
+let readTimer = null;
+
+function markRead() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(async () => {
+    const seq = bubbles.lastSeq();
+    if (state.ended || document.visibilityState !== "visible" || !bubbles.nearBottom() || seq <= readUpTo) return;
+    readUpTo = seq;
+    const { ok } = await postJSON(`${api}/read`, { seq });
+    if (!ok) readUpTo = 0; // try again at the next chance
+  }, 300);
+}
+bubbles.container.addEventListener("scroll", markRead, { passive: true });
+document.addEventListener("visibilitychange", markRead);
+window.addEventListener("focus", markRead);
+
 // The conversation was erased (404), or this agent may no longer see it
 // (401/403, a `revoked` event): the stream is over.
-function ended(reason) {
+function ended(why) {
   stream.close();
-  state.ended = reason === 404 || reason === "deleted" ? "deleted" : "signed-out";
+  state.ended = why === 404 || why === "deleted" ? "deleted" : "signed-out";
   connection.hidden = true;
+  if (transferDialog.open) transferDialog.close();
   render();
 }
 
@@ -128,17 +189,21 @@ const stream = openStream(`${api}/events`, {
       applyState(data.session || { status: data.status });
     } else if (data.type === "message") {
       bubbles.add(data.message);
+    } else if (data.type === "note") {
+      bubbles.add(data.note);
     } else if (data.type === "status") {
       applyState(data);
     } else if (data.type === "deleted" || data.type === "revoked") {
       ended(data.type);
+      return;
     }
+    markRead();
   },
 });
 
-async function act(button, path) {
+async function act(button, path, body = {}) {
   button.disabled = true;
-  const { ok, status, data } = await postJSON(`${api}/${path}`);
+  const { ok, status, data } = await postJSON(`${api}/${path}`, body);
   button.disabled = false;
   if (ok) {
     showError(errorBox, "");
@@ -146,15 +211,93 @@ async function act(button, path) {
   } else {
     showError(errorBox, refusal(status, data));
   }
+  return ok;
 }
 
-takeOverButton.addEventListener("click", () => act(takeOverButton, "takeover"));
-releaseButton.addEventListener("click", () => act(releaseButton, "release"));
-closeButton.addEventListener("click", () => act(closeButton, "close"));
+buttons.takeOver.addEventListener("click", () => act(buttons.takeOver, "takeover"));
+buttons.join.addEventListener("click", () => act(buttons.join, "takeover"));
+buttons.returnToQueue.addEventListener("click", () => act(buttons.returnToQueue, "return-to-queue"));
+buttons.release.addEventListener("click", () => act(buttons.release, "release"));
+buttons.close.addEventListener("click", () => act(buttons.close, "close"));
 
-bindComposer({ form, input, url: `${api}/messages`, bubbles, errorBox, role: "agent" });
+// --- Transfer: pick another agent (with how many live chats each holds).
+function agentButton(agent) {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "agents__pick";
+  button.dataset.username = agent.username;
+  const who = document.createElement("span");
+  who.className = "agents__name";
+  who.textContent = agent.name;
+  const load = document.createElement("span");
+  load.className = "agents__load";
+  load.textContent = format(gettext("%(count)s live"), { count: agent.live_count });
+  button.append(who, load);
+  button.addEventListener("click", async () => {
+    if (await act(button, "transfer", { to: agent.username })) transferDialog.close();
+    else showError(transferError, errorBox.textContent);
+  });
+  li.append(button);
+  return li;
+}
+
+buttons.transfer.addEventListener("click", async () => {
+  showError(transferError, "");
+  transferList.replaceChildren();
+  transferDialog.showModal();
+  const { ok, status, data } = await getJSON("/workbench/api/agents");
+  if (!ok) {
+    showError(transferError, refusal(status, data));
+    return;
+  }
+  const others = (data.agents || []).filter((agent) => agent.username !== state.agent?.username);
+  transferList.replaceChildren(...others.map(agentButton));
+  if (!others.length) {
+    const empty = document.createElement("li");
+    empty.className = "rows__empty";
+    empty.textContent = transferList.dataset.empty;
+    transferList.append(empty);
+  }
+  transferList.querySelector("button")?.focus();
+});
+
+// --- The composer: replies (the holder) or notes (any agent), canned replies on "/".
+for (const choice of modeChoices) choice.addEventListener("change", () => setMode(choice.value));
+const canned = bindCannedReplies({
+  input,
+  listbox: document.getElementById("canned-list"),
+  fillUrl: (id) => `${api}/canned-replies/${encodeURIComponent(id)}`,
+  onError: (text) => showError(errorBox, text),
+});
+bindComposer({
+  form,
+  input,
+  url: () => `${api}/${state.mode === "note" ? "notes" : "messages"}`,
+  bubbles,
+  errorBox,
+  role: () => (state.mode === "note" ? "note" : "agent"),
+});
+
+startDesk({ conversation: name, looking });
+startKeyboard({
+  takeOver() {
+    const button = [buttons.takeOver, buttons.join].find((b) => !b.hidden);
+    if (button) button.click();
+  },
+  focusComposer() {
+    if (!input.disabled) input.focus();
+  },
+  openCanned() {
+    if (!input.disabled) canned.open();
+  },
+  toggleNote() {
+    setMode(state.mode === "note" ? "reply" : "note");
+  },
+});
 
 setInterval(renderWaited, 1000);
 
 render();
 bubbles.scrollToEnd();
+markRead();

@@ -219,7 +219,7 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     assert desk.locator(f'#bot [data-session="{name}"]').count() == 0
     desk.wait_for_function("() => document.title.startsWith('(1) ')")
     assert desk.evaluate("() => window.__sameDocument") is True, "the queue page reloaded"
-    assert desk.get_attribute("[data-queue]", "data-alerts") == "1"  # the chime played once
+    desk.wait_for_function("() => document.querySelector('[data-queue]').dataset.alerts === '1'")  # chimed once
     notifications = desk.evaluate("() => window.__notifications")
     assert [n["title"] for n in notifications] == ["A customer is waiting"]
     row.locator(".row__wait").filter(has_text=re.compile(r"waiting \d+:\d\d")).wait_for()

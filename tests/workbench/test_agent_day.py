@@ -63,7 +63,10 @@ def test_a_transfer_hands_the_chat_to_another_agent_and_alerts_them(agent_user, 
     status = [json.loads(m["data"]) for g, m in sent if g.startswith("session.") and '"status"' in m["data"]]
     assert status[0]["previous"] == "manual_live" and status[0]["agent"]["username"] == "bob"
     alerts = [json.loads(m["data"]) for g, m in sent if g == f"agent.{other_agent.pk}"]
-    assert alerts == [{"type": "alert", "kind": "transfer", "session_name": session.name, "by": "Alice"}]
+    session.refresh_from_db()
+    assert alerts == [
+        {"type": "alert", "kind": "transfer", "session_name": session.name, "by": "Alice", "seq": session.last_seq}
+    ]
 
 
 def test_transfer_refusals(agent_user, other_agent, django_user_model):

@@ -1,0 +1,221 @@
+// The agent's desk, live on every workbench page: the queue's rows (waiting,
+// live, recent ones with the assistant) with this agent's unread counts, kept
+// from one stream (/workbench/api/events); the page title's count; and the
+// alerts (alerts.js) for a new waiting customer, a customer message in a
+// conversation the agent holds but is not looking at, a transfer to the
+// agent and an @mention in a note.
+import { ALERT_TITLES, alertOnce, lookingAt, offerNotifications } from "./alerts.js";
+import { format, gettext, openStream, reasonText } from "./live.js";
+
+const changeListeners = new Set();
+const connectionListeners = new Set();
+const endListeners = new Set();
+const baseTitle = document.title;
+
+export const desk = {
+  me: document.querySelector("[data-me]")?.dataset.me || "",
+  rows: new Map(), // session name -> row (the API's session row shape, with unread_count)
+  // Snapshots carry only the oldest waiting rows: how many wait in all, and
+  // the list API's cursor past the ones this page has.
+  waitingTotal: 0,
+  waitingNext: null,
+  clockOffsetMs: 0, // server clock minus ours, learnt from waiting_seconds
+  stream: null,
+};
+
+export const sessionUrl = (name) => `/workbench/sessions/${encodeURIComponent(name)}`;
+export const isMine = (row) => row.status === "manual_live" && row.assigned_agent?.username === desk.me;
+
+const byTime = (key) => (a, b) => (Date.parse(a[key] || "") || 0) - (Date.parse(b[key] || "") || 0);
+
+export function waitingRows() {
+  return [...desk.rows.values()].filter((r) => r.status === "pending_manual").sort(byTime("escalated_at"));
+}
+
+export function waitedSeconds(row) {
+  const at = Date.parse(row.escalated_at || "");
+  return Number.isNaN(at) ? 0 : Math.max(0, (Date.now() + desk.clockOffsetMs - at) / 1000);
+}
+
+// Customer messages this agent has not read, in the conversations they hold.
+export function unreadMine() {
+  let total = 0;
+  for (const row of desk.rows.values()) if (isMine(row)) total += row.unread_count || 0;
+  return total;
+}
+
+export function waitingCount() {
+  return Math.max(waitingRows().length, desk.waitingTotal);
+}
+
+export function onChange(listener) {
+  changeListeners.add(listener);
+}
+
+// "live" or "reconnecting"
+export function onConnection(listener) {
+  connectionListeners.add(listener);
+}
+
+export function onEnd(listener) {
+  endListeners.add(listener);
+}
+
+// The title counts what asks for the agent: customers waiting, plus unread
+// customer messages in the agent's own conversations.
+function changed() {
+  const count = waitingCount() + unreadMine();
+  document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
+  for (const listener of changeListeners) listener();
+}
+
+function learnClock(sessions) {
+  for (const row of sessions) {
+    if (row.waiting_seconds !== null && row.waiting_seconds !== undefined && row.escalated_at) {
+      desk.clockOffsetMs = Date.parse(row.escalated_at) + row.waiting_seconds * 1000 - Date.now();
+      return;
+    }
+  }
+}
+
+function learnSnapshot(snapshot) {
+  const sessions = snapshot.sessions || [];
+  learnClock(sessions);
+  desk.rows = new Map(sessions.map((row) => [row.session_name, row]));
+  desk.waitingTotal = snapshot.counts ? snapshot.counts.waiting : 0;
+  desk.waitingNext = snapshot.waiting_next || null;
+}
+
+// --- Alerts
+function customerName(row) {
+  return row?.customer_name || gettext("A customer");
+}
+
+function alertWaiting(row) {
+  alertOnce(`waiting:${row.session_name}:${row.escalated_at || ""}`, {
+    title: ALERT_TITLES.waiting(),
+    body: `${customerName(row)}: ${reasonText(row.escalation_reason) || gettext("asked for a person")}`,
+    url: sessionUrl(row.session_name),
+  });
+}
+
+let showing = null; // the conversation this page shows
+let lookingHere = () => false; // …and whether the agent is looking at it now
+
+function alertMessage(row, message) {
+  if (!isMine(row)) return;
+  const name = row.session_name;
+  if ((showing === name && lookingHere()) || lookingAt(name)) return;
+  alertOnce(`message:${message.id}`, {
+    title: ALERT_TITLES.message(),
+    body: `${customerName(row)}: ${(message.content || "").slice(0, 140)}`,
+    url: sessionUrl(name),
+  });
+}
+
+function alertNotice(data) {
+  const bodies = {
+    transfer: gettext("%(agent)s transferred a chat to you"),
+    mention: gettext("%(agent)s mentioned you in a note"),
+  };
+  if (!bodies[data.kind]) return;
+  alertOnce(`${data.kind}:${data.session_name}:${data.note_seq ?? data.seq ?? ""}`, {
+    title: ALERT_TITLES[data.kind](),
+    body: format(bodies[data.kind], { agent: data.by || gettext("Another agent") }),
+    url: sessionUrl(data.session_name),
+  });
+}
+
+// --- The stream's events
+let baseline = false; // a snapshot to compare with: the first one alerts nobody unless the page had rows
+
+function onEvent(data) {
+  if (data.type === "queue") {
+    // A snapshot (on connect, and after anything may have been missed): alert
+    // for whoever started waiting since the rows this page already had.
+    const wasWaiting = (name) => desk.rows.get(name)?.status === "pending_manual";
+    const arrived = (data.sessions || []).filter((row) => row.status === "pending_manual" && !wasWaiting(row.session_name));
+    learnSnapshot(data);
+    changed();
+    if (baseline) for (const row of arrived) alertWaiting(row);
+    baseline = true;
+  } else if (data.type === "status") {
+    const known = desk.rows.get(data.session_name);
+    const row = known || { session_name: data.session_name, customer_name: "", last_message: null, unread_count: 0 };
+    const fresh = data.status === "pending_manual" && (!known || known.status !== "pending_manual");
+    if (data.previous !== data.status) {
+      if (data.status === "pending_manual") desk.waitingTotal += 1;
+      else if (data.previous === "pending_manual") desk.waitingTotal = Math.max(0, desk.waitingTotal - 1);
+    }
+    Object.assign(row, {
+      status: data.status,
+      assigned_agent: data.agent,
+      escalated_at: data.escalated_at,
+      escalation_reason: data.escalation_reason,
+      updated_at: new Date(Date.now() + desk.clockOffsetMs).toISOString(),
+    });
+    if (data.status === "closed") desk.rows.delete(data.session_name);
+    else desk.rows.set(data.session_name, row);
+    changed();
+    if (fresh) alertWaiting(row);
+  } else if (data.type === "deleted") {
+    if (desk.rows.get(data.session_name)?.status === "pending_manual") desk.waitingTotal = Math.max(0, desk.waitingTotal - 1);
+    desk.rows.delete(data.session_name);
+    changed();
+  } else if (data.type === "message" && data.message) {
+    const row = desk.rows.get(data.session_name) || {
+      session_name: data.session_name,
+      customer_name: "",
+      status: "bot_active",
+      assigned_agent: null,
+      unread_count: 0,
+    };
+    const message = data.message;
+    row.last_message = { role: message.role, text: (message.content || "").slice(0, 200), created_at: message.created_at };
+    row.updated_at = message.created_at;
+    if (message.role === "user") row.unread_count = (row.unread_count || 0) + 1;
+    desk.rows.set(data.session_name, row);
+    changed();
+    if (message.role === "user") alertMessage(row, message);
+  } else if (data.type === "read") {
+    const row = desk.rows.get(data.session_name);
+    if (row) {
+      row.unread_count = data.unread_count;
+      changed();
+    }
+  } else if (data.type === "alert") {
+    alertNotice(data);
+  }
+}
+
+function ended() {
+  desk.stream?.close();
+  for (const listener of endListeners) listener();
+}
+
+// Start the desk on this page. `initial` is a queue snapshot the page was
+// rendered with (the queue page); `conversation` names the conversation the
+// page shows, with `looking()` saying whether the agent is looking at it.
+export function startDesk({ initial = null, conversation = null, looking = () => false } = {}) {
+  showing = conversation;
+  lookingHere = looking;
+  if (initial) {
+    learnSnapshot(initial);
+    baseline = true;
+    changed();
+  }
+  offerNotifications();
+  desk.stream = openStream("/workbench/api/events", {
+    onEvent(data) {
+      if (data.type === "revoked") ended();
+      else onEvent(data);
+    },
+    stateUrl: "/workbench/api/sessions?status=manual_live&limit=1",
+    onEnd: ended,
+    onConnection(mode) {
+      document.body.dataset.desk = mode; // "live" or "reconnecting"
+      for (const listener of connectionListeners) listener(mode);
+    },
+  });
+  return desk;
+}
