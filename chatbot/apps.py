@@ -7,9 +7,11 @@ class ChatbotConfig(AppConfig):
 
     def ready(self) -> None:
         from chatbot import payloads, selectors
-        from fiido.realtime.hub import register_localizer, register_probe
+        from fiido.realtime.hub import register_localizer, register_positions, register_probe
 
         # The hub asks this which streams are behind (one query for many groups),
-        # and has events rendered for readers of other languages with this.
+        # has events rendered for readers of other languages with this, and
+        # reads waiting customers' places in the queue with the last.
         register_probe(selectors.latest_seqs)
         register_localizer(payloads.localized_event_json)
+        register_positions(selectors.queue_positions)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -33,10 +34,11 @@ from django.utils.translation import gettext_lazy
 from chatbot import payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
-from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
+from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed
 from chatbot.models import ChatSession, Event, Message, Note
+from chatbot.signals import desk_changed
 from fiido.realtime import StoredEvent, publish_on_commit
-from fiido.realtime.groups import agent_group
+from fiido.realtime.groups import WAITING_GROUP, agent_group
 from fiido.realtime.publish import notify_on_commit
 from fiido.realtime.sse import dumps
 
@@ -119,7 +121,7 @@ def escalate(session: ChatSession, *, reason: str = "") -> ChatSession:
         changes = _Changes(locked)
         _escalate_locked(changes, reason=reason)
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
 def cancel_escalation(session: ChatSession) -> ChatSession:
@@ -130,20 +132,21 @@ def cancel_escalation(session: ChatSession) -> ChatSession:
         changes = _Changes(locked)
         changes.transition(Status.BOT_ACTIVE, escalated_at=None, escalation_reason="")
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
 # ---------------------------------------------------------------------------
 # Agent actions
 # ---------------------------------------------------------------------------
-def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
+def take_over(session: ChatSession, *, agent: AbstractBaseUser, max_live: int | None = None) -> ChatSession:
     """Give a conversation to ``agent``: one waiting in the queue
     (``pending_manual``), or one still with the bot (``bot_active``: the agent
     joins it, and the bot stops answering) -> ``manual_live``.
 
     Exactly one of several concurrent callers wins, across processes: the
     others wait for the row lock, then find the status changed and get
-    ``AlreadyTaken``.
+    ``AlreadyTaken``. With ``max_live`` (the agent's capacity), an agent who
+    already holds that many live conversations gets ``AtCapacity`` (409).
     """
     with transaction.atomic(durable=True):
         locked = _lock(session)
@@ -152,14 +155,32 @@ def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
             raise AlreadyTaken(f"{holder} took this conversation.")
         if locked.status not in {Status.PENDING_MANUAL, Status.BOT_ACTIVE}:
             raise IllegalTransition("The conversation is closed.")
+        _require_room(agent, max_live)
         changes = _Changes(locked)
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
         changes.system_message("agent_joined", agent=payloads.display_name(agent))
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
-def transfer(session: ChatSession, *, by: AbstractBaseUser, to: AbstractBaseUser) -> ChatSession:
+def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int) -> ChatSession:
+    """Give a waiting conversation to the agent the desk chose (``AUTO_ASSIGN``,
+    ``workbench.assignment``): ``pending_manual`` -> ``manual_live``, as if the
+    agent had taken it over, never beyond their capacity (``AtCapacity``)."""
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.PENDING_MANUAL, "The conversation is no longer waiting.")
+        _require_room(agent, max_live)
+        changes = _Changes(locked)
+        changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
+        changes.system_message("agent_joined", agent=payloads.display_name(agent))
+        changes.save()
+    return _settled(session, locked, changes)
+
+
+def transfer(
+    session: ChatSession, *, by: AbstractBaseUser, to: AbstractBaseUser, max_live: int | None = None
+) -> ChatSession:
     """Hand a live conversation to another agent: it stays ``manual_live``.
 
     Only the holder may transfer, or a superuser; ``to`` must be an active
@@ -174,12 +195,13 @@ def transfer(session: ChatSession, *, by: AbstractBaseUser, to: AbstractBaseUser
             raise IllegalTransition(f"{payloads.display_name(to)} already has this conversation.")
         if not (_is_assigned(locked, by) or by.is_superuser):
             raise NotAllowed("Only the agent in this conversation can transfer it.")
+        _require_room(to, max_live)
         changes = _Changes(locked)
         changes.transition(Status.MANUAL_LIVE, assigned_agent=to)
         changes.system_message("transferred", agent=payloads.display_name(by), to=payloads.display_name(to))
         changes.alert(to, "transfer", by=payloads.display_name(by))
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
 def return_to_queue(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
@@ -199,7 +221,7 @@ def return_to_queue(session: ChatSession, *, by: AbstractBaseUser) -> ChatSessio
         changes.transition(Status.PENDING_MANUAL, assigned_agent=None, escalated_at=waiting_since)
         changes.system_message("returned_to_queue", agent=payloads.display_name(by))
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
 def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
@@ -216,7 +238,7 @@ def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
         changes.transition(Status.BOT_ACTIVE, assigned_agent=None, escalated_at=None, escalation_reason="")
         changes.system_message("agent_left", agent=payloads.display_name(by))
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
 def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSession:
@@ -240,7 +262,7 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
         else:
             changes.system_message("agent_closed", agent=payloads.display_name(by))
         changes.save()
-    return _refresh(session, locked)
+    return _settled(session, locked, changes)
 
 
 def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None) -> Posted:
@@ -324,10 +346,12 @@ def purge(session: ChatSession) -> None:
     """
     with transaction.atomic():
         locked = _lock(session)
-        name = locked.name
+        name, status = locked.name, locked.status
         locked.delete()
         notice = dumps(payloads.deleted_event(name))
         publish_on_commit([StoredEvent(name, 0, notice, to_queue=True, final=True)])
+        if status == Status.PENDING_MANUAL:
+            notify_on_commit(WAITING_GROUP, {"type": "queue_changed"})
 
 
 # ---------------------------------------------------------------------------
@@ -340,6 +364,8 @@ class _Changes:
         self.session = session
         self.events: list[StoredEvent] = []
         self.alerts: list[tuple[int, dict[str, Any]]] = []  # (agent id, notice) for one agent each
+        self.queue_moved = False  # someone joined or left the queue: waiting customers' places change
+        self.capacity_freed = False  # an agent holds one conversation fewer
         self._payloads: dict[int, dict[str, Any]] = {}
         self._fields = {"last_seq", "message_count", "updated_at"}
 
@@ -398,6 +424,7 @@ class _Changes:
 
     def transition(self, status: str, **fields: Any) -> None:
         previous = self.session.status
+        holder = self.session.assigned_agent_id
         self.session.status = status
         for name, value in fields.items():
             setattr(self.session, name, value)
@@ -405,6 +432,10 @@ class _Changes:
         seq = self._next_seq()
         data = payloads.status_event(self.session, previous=previous, seq=seq)
         self._append(Event.Kind.STATUS, seq, data, to_queue=True)
+        self.queue_moved |= Status.PENDING_MANUAL in (previous, status)
+        self.capacity_freed |= previous == Status.MANUAL_LIVE and (
+            status != Status.MANUAL_LIVE or self.session.assigned_agent_id != holder
+        )
 
     def touch(self, *fields: str) -> None:
         """Mark session fields changed outside ``transition`` for saving."""
@@ -444,10 +475,37 @@ class _Changes:
         publish_on_commit(self.events)
         for agent_id, notice in self.alerts:
             notify_on_commit(agent_group(agent_id), notice)
+        if self.queue_moved:
+            notify_on_commit(WAITING_GROUP, {"type": "queue_changed"})
 
 
 def _lock(session: ChatSession) -> ChatSession:
     return ChatSession.objects.select_for_update(of=("self",)).select_related("assigned_agent").get(pk=session.pk)
+
+
+def _require_room(agent: AbstractBaseUser, max_live: int | None) -> None:
+    """Refuse a conversation to an agent who holds ``max_live`` already.
+
+    The agent's row is locked first (after the session's: every action locks
+    in that order), so two assignments to one agent at once cannot both see
+    room for one more.
+    """
+    if max_live is None:
+        return
+    list(get_user_model().objects.select_for_update().filter(pk=agent.pk).values_list("pk", flat=True))
+    live = ChatSession.objects.filter(status=Status.MANUAL_LIVE, assigned_agent=agent).count()
+    if live >= max_live:
+        raise AtCapacity(
+            f"{payloads.display_name(agent)} already has {live} live conversations (the most is {max_live})."
+        )
+
+
+def _settled(session: ChatSession, locked: ChatSession, changes: _Changes) -> ChatSession:
+    """After the commit: say so when the queue moved or an agent has room again
+    (automatic assignment listens), and return the caller's refreshed instance."""
+    if changes.queue_moved or changes.capacity_freed:
+        desk_changed.send(sender=ChatSession, session=locked)
+    return _refresh(session, locked)
 
 
 def _refresh(session: ChatSession, locked: ChatSession) -> ChatSession:
@@ -547,6 +605,7 @@ def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | Non
             _escalate_locked(changes, reason=REASON_UNANSWERED)
         changes.save()
     session.status = locked.status
+    _settled(session, locked, changes)
     return changes.payload_of(message)
 
 

@@ -25,6 +25,10 @@ class AlreadyTaken(IllegalTransition):
     """Another agent won the race to take over this session."""
 
 
+class AtCapacity(IllegalTransition):
+    """The agent already holds as many live conversations as they may."""
+
+
 class NotAllowed(ConversationError):
     """The caller may see the session but may not make this change."""
 

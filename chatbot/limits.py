@@ -5,7 +5,8 @@
   since every new conversation brings a fresh per-conversation allowance;
 - new conversations: per client address (``RATE_LIMIT_SESSIONS``);
 - requests for a person: per client address (``RATE_LIMIT_ESCALATIONS``), so
-  one client cannot fill every agent's queue.
+  one client cannot fill every agent's queue;
+- typing signals: per conversation and side (``RATE_LIMIT_TYPING``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MESSAGES_PER_ADDRESS = Limit(
     "Too many messages from your address. Wait a moment.",
 )
 NEW_SESSIONS = Limit("fiido.sessions", "RATE_LIMIT_SESSIONS", "Too many new conversations from your address.")
+TYPING = Limit("fiido.typing", "RATE_LIMIT_TYPING", "Too many typing signals. Wait a moment.")
 ESCALATIONS = Limit(
     "fiido.escalations", "RATE_LIMIT_ESCALATIONS", "Too many requests for a person from your address. Try again later."
 )
@@ -74,3 +76,10 @@ def limit_escalations(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
         return view(request, name, *args, **kwargs)
 
     return wrapper
+
+
+def typing_refusal(request: HttpRequest, side: str, name: str) -> HttpResponse | None:
+    """A 429 once ``side`` ("user" or "agent") of conversation ``name`` has sent
+    ``RATE_LIMIT_TYPING`` signals; called after the caller's access is checked,
+    so nobody else can use up their allowance."""
+    return refusal(request, TYPING, f"{side}:{name}")

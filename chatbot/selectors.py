@@ -277,6 +277,20 @@ def queue_position(session: ChatSession) -> int | None:
     return ahead.count() + 1
 
 
+POSITIONS_TOLD = 1000  # customers further back are not told when their place changes (their page asks)
+
+
+def queue_positions() -> dict[str, int]:
+    """Every waiting conversation's place in the queue, by name (one query, the
+    order ``queue_position`` counts in): what the hubs tell waiting customers."""
+    names = (
+        ChatSession.objects.filter(status=Status.PENDING_MANUAL, escalated_at__isnull=False)
+        .order_by("escalated_at", "id")
+        .values_list("name", flat=True)[:POSITIONS_TOLD]
+    )
+    return {name: position for position, name in enumerate(names, start=1)}
+
+
 def session_rows(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
     sessions = list(sessions)
     last_ids = (

@@ -91,7 +91,9 @@ async def customer_events(scope, receive, send, *, name: str) -> None:
         (("conversation", name, visitor.session_key or ""), settings.SSE_MAX_STREAMS_PER_CONVERSATION),
         (("address", client_address(scope)), settings.SSE_MAX_STREAMS_PER_ADDRESS),
     ]
-    frames = session_stream(session, requested_last_event_id(scope), send, language=customer_stream_language(scope))
+    language = customer_stream_language(scope)
+    # The customer's stream is told the conversation's place in the queue whenever it changes.
+    frames = session_stream(session, requested_last_event_id(scope), send, language=language, watch=session.name)
     await serve(receive, send, frames, caps=caps)
 
 

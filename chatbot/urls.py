@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/sessions/<str:name>/escalate", views.escalate, name="escalate"),
     path("api/sessions/<str:name>/cancel-escalation", views.cancel_escalation, name="cancel"),
     path("api/sessions/<str:name>/close", views.close, name="close"),
+    path("api/sessions/<str:name>/typing", views.typing, name="typing"),
 ]

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
 from chatbot import conversations, limits, payloads, selectors
+from chatbot import typing as chatbot_typing
 from chatbot.conversations import Posted
 from fiido.http import json_api, json_body
 
@@ -40,10 +41,9 @@ def start_session(request: HttpRequest) -> JsonResponse:
 @ensure_csrf_cookie
 def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
-    position = {"queue_position": selectors.queue_position(session)}  # the customer's place while waiting
     if request.GET.get("history") in {"1", "true"}:
-        return JsonResponse({**selectors.session_with_history(session), **position})
-    return JsonResponse({**payloads.session_state(session), **position})
+        return JsonResponse({**selectors.session_with_history(session), **_position(session)})
+    return JsonResponse(customer_state(session))
 
 
 @json_api("GET", "POST")
@@ -74,19 +74,40 @@ def post_message(request: HttpRequest, name: str) -> JsonResponse:
 def escalate(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
     reason = json_body(request).get("reason", "")
-    return JsonResponse(payloads.session_state(conversations.escalate(session, reason=reason)))
+    return JsonResponse(customer_state(conversations.escalate(session, reason=reason)))
 
 
 @json_api("POST")
 def cancel_escalation(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
-    return JsonResponse(payloads.session_state(conversations.cancel_escalation(session)))
+    return JsonResponse(customer_state(conversations.cancel_escalation(session)))
 
 
 @json_api("POST")
 def close(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
-    return JsonResponse(payloads.session_state(conversations.close(session)))
+    return JsonResponse(customer_state(conversations.close(session)))
+
+
+def customer_state(session) -> dict:
+    """The session's state as its customer sees it: with their place in the queue."""
+    return {**payloads.session_state(session), **_position(session)}
+
+
+def _position(session) -> dict:
+    return {"queue_position": selectors.queue_position(session)}  # None unless waiting
+
+
+@json_api("POST")
+def typing(request: HttpRequest, name: str) -> HttpResponse:
+    """The customer is typing (``{"text"?}``, shown to agents only with TYPING_PREVIEW): 204."""
+    session = selectors.access_customer_session(request, name)
+    text = json_body(request).get("text")
+    refused = limits.typing_refusal(request, "user", name)
+    if refused is not None:
+        return refused
+    chatbot_typing.customer_is_typing(session, text=text)
+    return HttpResponse(status=204)
 
 
 def posted_response(posted: Posted) -> JsonResponse:

@@ -66,6 +66,14 @@ SCHEMAS: dict[str, Any] = {
             "last_event_id": {"type": "integer", "minimum": 0, "description": "The session's newest event seq."},
             "created_at": DATETIME,
             "updated_at": DATETIME,
+            "queue_position": _nullable(
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Customer API: the place in the queue while waiting (1 = next), else null. "
+                    "The customer's stream is told each change as a `queue_position` event.",
+                }
+            ),
         },
     },
     "SessionWithHistory": {
@@ -259,11 +267,13 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["username", "name", "live_count"],
+                    "required": ["username", "name", "presence", "live_count", "max_live"],
                     "properties": {
                         "username": {"type": "string"},
                         "name": {"type": "string"},
+                        "presence": {"type": "string", "enum": ["online", "away", "offline"]},
                         "live_count": {"type": "integer", "minimum": 0},
+                        "max_live": {"type": "integer", "minimum": 1},
                     },
                 },
             }
@@ -288,6 +298,21 @@ SCHEMAS: dict[str, Any] = {
             "body": {"type": "string", "minLength": 1},
         },
     },
+    "Typing": {
+        "type": "object",
+        "properties": {
+            "text": {
+                "type": "string",
+                "description": "What the customer has typed so far: shown to agents only with TYPING_PREVIEW; "
+                "an agent's is never shown.",
+            }
+        },
+    },
+    "PresenceBody": {
+        "type": "object",
+        "required": ["presence"],
+        "properties": {"presence": {"type": "string", "enum": ["online", "away"]}},
+    },
     "Escalation": {
         "type": "object",
         "properties": {"reason": {"type": "string", "maxLength": 500}},
@@ -311,9 +336,10 @@ RESPONSES: dict[str, Any] = {
 SSE_RESPONSE = {
     "description": (
         "A Server-Sent Events stream (DESIGN §5): unnamed events whose data is one JSON object with a "
-        "`type` (connected, history, message, status, heartbeat; queue on the queue stream; deleted or "
-        "revoked as a stream's last event). Resumes after the `Last-Event-ID` header or `last_event_id` "
-        "query parameter."
+        "`type` (connected, history, message, status, heartbeat; typing and, for a waiting customer, "
+        "queue_position; note on agents' session streams; queue, presence, alert and read on the queue "
+        "stream; deleted or revoked as a stream's last event). Only message and status events carry an "
+        "`id:`. Resumes after the `Last-Event-ID` header or `last_event_id` query parameter."
     ),
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
@@ -452,6 +478,15 @@ PATHS: dict[str, Any] = {
             post=True,
         ),
     },
+    "/api/sessions/{name}/typing": {
+        "parameters": [NAME],
+        "post": _op(
+            "The customer is typing: agents' streams of the session get a `typing` event (never stored).",
+            "customer",
+            {"204": {"description": "Signalled."}, **_errors(*CUSTOMER_ERRORS, "TooManyRequests")},
+            requestBody=_body("Typing"),
+        ),
+    },
     "/api/sessions/{name}/events": {
         "parameters": [NAME],
         "get": _op(
@@ -543,6 +578,36 @@ PATHS: dict[str, Any] = {
                 **_errors(*AGENT_ERRORS),
             },
             requestBody=_body("NoteBody", required=True),
+        ),
+    },
+    "/workbench/api/sessions/{name}/typing": {
+        "parameters": [NAME],
+        "post": _op(
+            "The holding agent is typing: the customer's streams get a `typing` event (never stored).",
+            "agent",
+            {"204": {"description": "Signalled."}, **_errors(*AGENT_ERRORS, "TooManyRequests")},
+            requestBody=_body("Typing"),
+        ),
+    },
+    "/workbench/api/me/presence": {
+        "put": _op(
+            "The caller says they are online or away; every agent's queue stream gets a `presence` event.",
+            "agent",
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["username", "presence"],
+                        "properties": {
+                            "username": {"type": "string"},
+                            "presence": {"type": "string", "enum": ["online", "away", "offline"]},
+                        },
+                    },
+                    "The caller's presence now (offline while no workbench page of theirs is open).",
+                ),
+                **_errors(*AGENT_ERRORS),
+            },
+            requestBody=_body("PresenceBody", required=True),
         ),
     },
     "/workbench/api/sessions/{name}/read": {

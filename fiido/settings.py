@@ -382,6 +382,18 @@ RATE_LIMIT_SESSIONS = _env_rate("RATE_LIMIT_SESSIONS", "10/m")  # new conversati
 RATE_LIMIT_ESCALATIONS = _env_rate("RATE_LIMIT_ESCALATIONS", "10/h")  # requests for a person per client address
 RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per address and username
 RATE_LIMIT_LOGINS_PER_ADDRESS = _env_rate("RATE_LIMIT_LOGINS_PER_ADDRESS", "20/m")  # whatever the username
+# Typing signals per conversation and side (the pages send one every 2 s at most while typing).
+RATE_LIMIT_TYPING = _env_rate("RATE_LIMIT_TYPING", "60/m")
+
+# ---------------------------------------------------------------------------
+# The desk: presence, capacity, assignment, typing
+# ---------------------------------------------------------------------------
+# Live conversations an agent may hold at once (a per-agent value in the admin overrides it).
+AGENT_MAX_LIVE = _env_int("AGENT_MAX_LIVE", 5)
+# Give each escalation to the online agent with the most room, as soon as one has room.
+AUTO_ASSIGN = _env_bool("AUTO_ASSIGN", False)
+# Agents see what the customer is typing before it is sent (never the reverse).
+TYPING_PREVIEW = _env_bool("TYPING_PREVIEW", False)
 
 # ---------------------------------------------------------------------------
 # Bot

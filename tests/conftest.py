@@ -22,6 +22,7 @@ TEST_RATE_LIMITS = {
     "RATE_LIMIT_ESCALATIONS": "10000/m",
     "RATE_LIMIT_LOGINS": "10000/m",
     "RATE_LIMIT_LOGINS_PER_ADDRESS": "10000/m",
+    "RATE_LIMIT_TYPING": "10000/m",
 }
 # Likewise the stream caps (fiido/realtime/caps.py): tests open hundreds of
 # streams from 127.0.0.1; tests/e2e/test_stream_caps.py sets real ones.

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from chatbot import conversations
 from chatbot.models import ChatSession, Event, Message, Note
-from workbench.models import ReadMarker
+from workbench.models import AgentPreferences, ReadMarker
 
 FIELDS = ["content", "client_id", "reason", "customer_name", "customer_email"]
 
@@ -110,6 +110,7 @@ class Desk:
             Event.objects.count(),
             Note.objects.count(),
             ReadMarker.objects.values_list("seq", flat=True).first(),
+            list(AgentPreferences.objects.values_list("user_id", "away")),
             session.status,
             session.assigned_agent_id,
             session.escalation_reason,
@@ -164,8 +165,8 @@ def check(response, before: tuple, after: tuple) -> None:
 STATUSES = [s for s in ChatSession.Status.values if s != ChatSession.Status.CLOSED]
 
 
-CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close"]
-AGENT_ACTIONS = ["takeover", "release", "close", "messages", "transfer", "return-to-queue", "notes", "read"]
+CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close", "typing"]
+AGENT_ACTIONS = ["takeover", "release", "close", "messages", "transfer", "return-to-queue", "notes", "read", "typing"]
 
 
 @pytest.mark.parametrize("body", RAW_BODIES, ids=range(len(RAW_BODIES)))
@@ -214,6 +215,16 @@ def test_agent_actions_survive_any_body(desk, action, status, body):
     before = desk.state()
     response = desk.agent.post(f"/workbench/api/sessions/{desk.name}/{action}", body, content_type="application/json")
     check(response, before, desk.state())
+
+
+@FUZZ
+@given(body=bodies)
+def test_saying_online_or_away_survives_any_body(desk, body):
+    before = desk.state()
+    response = desk.agent.put("/workbench/api/me/presence", body, content_type="application/json")
+    check(response, before, desk.state())
+    if response.status_code == 200:
+        assert response.json()["presence"] in {"online", "away", "offline"}
 
 
 @FUZZ

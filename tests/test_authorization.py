@@ -105,7 +105,7 @@ def world(db, django_user_model) -> World:
 def call(client: Client, method: str, url: str, body: dict | None = None):
     if method == "get":
         return client.get(url)
-    return client.post(url, json.dumps(body or {}), content_type="application/json")
+    return getattr(client, method)(url, json.dumps(body or {}), content_type="application/json")
 
 
 def assert_json_error(response, status: int, body: dict | None = None) -> None:
@@ -144,6 +144,7 @@ CUSTOMER_API = {
         Status.BOT_ACTIVE,
     ),
     "close": ("post", "/api/sessions/{name}/close", Status.BOT_ACTIVE, None, 200, Status.CLOSED),
+    "typing": ("post", "/api/sessions/{name}/typing", Status.BOT_ACTIVE, None, 204, Status.BOT_ACTIVE),
 }
 
 
@@ -158,8 +159,10 @@ def test_customer_api_serves_only_the_owner(world, endpoint, role):
     response = call(world.clients[role], method, path.format(name=world.name), body)
     if role == "owner":
         assert response.status_code == success, response.content
-        data = response.json()
-        if endpoint == "messages":
+        data = response.json() if response.content else {}
+        if endpoint == "typing":
+            assert response.content == b""
+        elif endpoint == "messages":
             assert data["message"]["content"] == MESSAGE["content"] and data["message"]["role"] == "user"
         elif endpoint == "earlier":
             assert data["messages"] and data["has_earlier"] is False
@@ -244,8 +247,16 @@ AGENT_API = {
     "read": ("post", "/workbench/api/sessions/{name}/read", {"seq": 1}, dict.fromkeys(AGENTS, 204)),
     "agents": ("get", "/workbench/api/agents", None, dict.fromkeys(AGENTS, 200)),
     "canned_replies": ("get", "/workbench/api/canned-replies", None, dict.fromkeys(AGENTS, 200)),
+    # Typing: only the holder of a live conversation (409 while it waits).
+    "typing": (
+        "post",
+        "/workbench/api/sessions/{name}/typing",
+        None,
+        {"agent": 409, "assigned_agent": 204, "other_agent": 403, "admin": 403},
+    ),
+    "presence": ("put", "/workbench/api/me/presence", {"presence": "away"}, dict.fromkeys(AGENTS, 200)),
 }
-WITHOUT_SESSION = {"list", "agents", "canned_replies"}
+WITHOUT_SESSION = {"list", "agents", "canned_replies", "presence"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -265,7 +276,7 @@ def test_agent_api_matrix(world, endpoint, role):
         return
     else:
         assert_json_error(response, expected[role])
-    if method == "post":
+    if method != "get":
         assert world.footprint() == before
 
 
@@ -282,8 +293,10 @@ def assert_agent_success(world: World, endpoint: str, role: str, data: dict) -> 
         assert data["message"]["role"] == "agent" and data["message"]["content"] == AGENT_MESSAGE["content"]
     elif endpoint == "notes":
         assert data["note"]["content"] == "Only agents see this." and data["note"]["author"]["username"]
-    elif endpoint == "read":
+    elif endpoint in {"read", "typing"}:
         assert data == {}
+    elif endpoint == "presence":
+        assert data == {"username": world.users[role].get_username(), "presence": "offline"}  # no page open
     elif endpoint == "agents":
         assert {"alice", "bob", "carol"} <= {agent["username"] for agent in data["agents"]}
     elif endpoint == "canned_replies":

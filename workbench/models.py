@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -15,10 +15,24 @@ def agent_language_choices() -> list[tuple[str, str]]:
 
 
 class AgentPreferences(models.Model):
-    """An agent's own settings; without a language, the browser's is used."""
+    """An agent's own settings; without a language, the browser's is used.
+
+    ``away`` is what the agent said in the workbench (online or away; offline
+    is not a choice but the absence of any open workbench page). ``max_live``
+    overrides ``AGENT_MAX_LIVE`` for this agent; ``last_assigned_at`` breaks
+    ties when conversations are assigned automatically.
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_preferences")
     language = models.CharField(max_length=10, blank=True, choices=agent_language_choices)
+    away = models.BooleanField(default=False, help_text="The agent said they are away: no automatic assignments.")
+    max_live = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Live conversations this agent may hold at once; empty: the AGENT_MAX_LIVE setting.",
+    )
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "agent preferences"

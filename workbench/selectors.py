@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -14,22 +15,36 @@ from chatbot import payloads, selectors
 from chatbot.models import ChatSession, Event, Message
 from workbench.models import ReadMarker
 from workbench.permissions import agents
+from workbench.presence import presence_of
 
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 
 
 def agents_list() -> list[dict[str, Any]]:
-    """Every active agent with how many live conversations each holds (the transfer picker)."""
+    """Every active agent with their presence, how many live conversations each
+    holds and may hold (the team panel, the transfer picker)."""
     live = dict(
         ChatSession.objects.filter(status=ChatSession.Status.MANUAL_LIVE)
         .values("assigned_agent_id")
         .annotate(n=Count("id"))
         .values_list("assigned_agent_id", "n")
     )
+    team = list(agents().select_related("agent_preferences").order_by("first_name", "username"))
+    presence = presence_of([user.pk for user in team])
     return [
-        {**payloads.agent_payload(user), "live_count": live.get(user.pk, 0)}
-        for user in agents().order_by("first_name", "username")
+        {
+            **payloads.agent_payload(user),
+            "presence": presence[user.pk],
+            "live_count": live.get(user.pk, 0),
+            "max_live": _max_live(user),
+        }
+        for user in team
     ]
+
+
+def _max_live(user: AbstractBaseUser) -> int:
+    preferences = getattr(user, "agent_preferences", None)
+    return (preferences.max_live if preferences is not None else None) or settings.AGENT_MAX_LIVE
 
 
 def agent_named(username: Any) -> AbstractBaseUser | None:
@@ -70,9 +85,10 @@ def with_unread(rows: list[dict[str, Any]], agent_id: int) -> list[dict[str, Any
 
 
 def queue_snapshot(agent_id: int, language: str | None = None) -> tuple[dict[str, Any], int]:
-    """The queue as this agent sees it: ``chatbot.selectors.queue_snapshot`` with unread counts."""
+    """The queue as this agent sees it: ``chatbot.selectors.queue_snapshot`` with
+    unread counts, and the team (``agents_list``)."""
     event, version = selectors.queue_snapshot(language)
-    return {**event, "sessions": with_unread(event["sessions"], agent_id)}, version
+    return {**event, "sessions": with_unread(event["sessions"], agent_id), "agents": agents_list()}, version
 
 
 def interleaved(messages: list[dict[str, Any]], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,11 +1,13 @@
 """Logging in brings the agent's chosen language along; logging out ends the
-agent's open streams at once, on every worker."""
+agent's open streams at once, on every worker; a change in the queue or in an
+agent's room starts automatic assignment (AUTO_ASSIGN)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from chatbot.signals import desk_changed
 from fiido.i18n import SESSION_LANGUAGE_KEY
 from fiido.realtime.groups import login_group
 from fiido.realtime.publish import end_streams_on_commit
@@ -29,3 +31,11 @@ def bring_the_agents_language(sender, request, user, **kwargs) -> None:
     language = AgentPreferences.objects.filter(user=user).values_list("language", flat=True).first()
     if language and request is not None and hasattr(request, "session"):
         request.session[SESSION_LANGUAGE_KEY] = language
+
+
+@receiver(desk_changed)
+def assign_when_the_desk_changes(sender, session, **kwargs) -> None:
+    """Someone joined the queue or an agent has room: with AUTO_ASSIGN, match them."""
+    from workbench.assignment import assign_waiting
+
+    assign_waiting()

@@ -16,6 +16,7 @@ from fiido.i18n import SESSION_LANGUAGE_KEY, agent_language
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.groups import agent_group, agents_group, login_group
 from fiido.realtime.hub import db_call
+from fiido.realtime.presence import get_presence
 from fiido.realtime.stream import django_session, header, queue_events, send_json_error, serve
 from workbench import selectors as workbench_selectors
 from workbench.permissions import is_agent
@@ -106,7 +107,8 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
         ),
     }
     frames = session_stream(session, last_event_id, send, language=viewer.language, **notes, **_watcher(scope, viewer))
-    await serve(receive, send, frames, caps=_caps(viewer, name))
+    async with get_presence().connected(viewer.user_id):  # an agent with a workbench page open is online
+        await serve(receive, send, frames, caps=_caps(viewer, name))
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:
@@ -123,7 +125,8 @@ async def queue_events_endpoint(scope, receive, send) -> None:
         snapshot=lambda: db_call(workbench_selectors.queue_snapshot, viewer.user_id, viewer.language),
         **watcher,
     )
-    await serve(receive, send, frames, caps=_caps(viewer, "queue"))
+    async with get_presence().connected(viewer.user_id):
+        await serve(receive, send, frames, caps=_caps(viewer, "queue"))
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

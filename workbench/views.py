@@ -10,13 +10,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from chatbot import conversations, payloads, selectors
+from chatbot import conversations, limits, payloads, selectors
+from chatbot import typing as chatbot_typing
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
 from chatbot.views import earlier_messages, posted_response
 from fiido.http import json_api, json_body
 from fiido.i18n import SESSION_LANGUAGE_KEY
-from workbench import canned, reading
+from workbench import assignment, canned, presence, reading
 from workbench import selectors as workbench_selectors
 from workbench.models import AgentPreferences
 from workbench.permissions import agent_api, agent_required
@@ -74,7 +75,8 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 @agent_api
 def take_over(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.get_session(name)
-    return JsonResponse(payloads.session_state(conversations.take_over(session, agent=request.user)))
+    taken = conversations.take_over(session, agent=request.user, max_live=assignment.max_live(request.user))
+    return JsonResponse(payloads.session_state(taken))
 
 
 @json_api("POST")
@@ -85,7 +87,8 @@ def transfer(request: HttpRequest, name: str) -> JsonResponse:
     target = workbench_selectors.agent_named(json_body(request).get("to"))
     if target is None:
         raise InvalidInput("to must be the username of an active agent.")
-    return JsonResponse(payloads.session_state(conversations.transfer(session, by=request.user, to=target)))
+    moved = conversations.transfer(session, by=request.user, to=target, max_live=assignment.max_live(target))
+    return JsonResponse(payloads.session_state(moved))
 
 
 @json_api("POST")
@@ -117,6 +120,14 @@ def mark_read(request: HttpRequest, name: str) -> HttpResponse:
     session = selectors.get_session(name)
     reading.mark_read(request.user, session, json_body(request).get("seq"))
     return HttpResponse(status=204)
+
+
+@json_api("PUT")
+@agent_api
+def my_presence(request: HttpRequest) -> JsonResponse:
+    """``{"presence": "online" | "away"}``: what the agent says; every agent's queue learns it."""
+    now = presence.set_presence(request.user, json_body(request).get("presence"))
+    return JsonResponse({"username": request.user.get_username(), "presence": now})
 
 
 @json_api("GET")
@@ -153,6 +164,19 @@ def filled_canned_reply(request: HttpRequest, name: str, reply_id: str) -> JsonR
     session = selectors.get_session(name)
     reply_id = canned.parse_id(reply_id)
     return JsonResponse({"body": canned.fill(request.user, reply_id, session)})
+
+
+@json_api("POST")
+@agent_api
+def typing(request: HttpRequest, name: str) -> HttpResponse:
+    """The holding agent is typing: 204; the customer's streams are told (never what)."""
+    session = selectors.get_session(name)
+    text = json_body(request).get("text")
+    refused = limits.typing_refusal(request, "agent", name)
+    if refused is not None:
+        return refused
+    chatbot_typing.agent_is_typing(session, agent=request.user, text=text)
+    return HttpResponse(status=204)
 
 
 @json_api("POST")

@@ -1,10 +1,14 @@
 """Channel-layer group names: one per session (everyone watching it), one per
 session for agents only (notes), one for the agents' queue, one per agent, and
-one per logged-in browser session for notices that end its streams."""
+one per logged-in browser session for notices that end its streams, and a
+doorbell for queue positions."""
 
 import hashlib
 
 QUEUE_GROUP = "workbench.queue"
+# A doorbell: the set of waiting conversations changed (each hub then re-reads
+# the queue positions of its waiting customers' streams, in one query).
+WAITING_GROUP = "queue.waiting"
 
 
 def session_group(name: str) -> str:

@@ -28,6 +28,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
+from fiido.realtime.groups import WAITING_GROUP
 from fiido.realtime.publish import LAYER_MESSAGE_TYPE, publisher
 from fiido.realtime.sse import encode
 
@@ -45,10 +46,21 @@ Localizer = Callable[[str, str], str]
 _localizer: Localizer | None = None
 
 
+# Reads every waiting conversation's place in the queue: {session name: position}.
+Positions = Callable[[], dict[str, int]]
+_positions: Positions | None = None
+
+
 def register_probe(probe: Probe) -> None:
     """Install the app's look-up of each group's newest seq (one query for many groups)."""
     global _probe
     _probe = probe
+
+
+def register_positions(positions: Positions) -> None:
+    """Install the app's read of the queue's order (one query for every waiting conversation)."""
+    global _positions
+    _positions = positions
 
 
 def register_localizer(localizer: Localizer) -> None:
@@ -86,13 +98,14 @@ class Envelope:
     is in the default language, and the app's localizer renders it for others.
     """
 
-    __slots__ = ("_frames", "data", "final", "group", "seq")
+    __slots__ = ("_frames", "audience", "data", "final", "group", "seq")
 
-    def __init__(self, seq: int, data: str, final: bool = False, group: str = "") -> None:
+    def __init__(self, seq: int, data: str, final: bool = False, group: str = "", audience: str = "") -> None:
         self.seq = seq  # its number in its group's log; 0 for a notice (no log)
         self.data = data
         self.final = final  # the stream's last frame: sent without an id, then the stream ends
         self.group = group
+        self.audience = audience  # "customers": not for agents' streams of the group (their own typing)
         self._frames: dict[tuple[str | None, bool], bytes] = {}
 
     def with_id(self, language: str | None = None) -> bytes:
@@ -153,6 +166,8 @@ class Subscription:
         "recheck",
         "side",
         "side_last",
+        "watch",
+        "watched",
     )
 
     def __init__(
@@ -164,6 +179,7 @@ class Subscription:
         recheck: bool = False,
         language: str | None = None,
         side: str | None = None,
+        watch: str | None = None,
     ) -> None:
         self.group = group  # the group whose events (by seq) this stream sends, with ids
         self.side = side  # a second numbered log it sends without ids (agents' notes), or None
@@ -172,6 +188,8 @@ class Subscription:
         self.also = also  # groups it only takes final notices from (an agent's login session)
         self.recheck = recheck  # woken at each heartbeat to re-check who is watching
         self.last = 0
+        self.watch = watch  # the conversation whose queue position this stream is told (a customer's)
+        self.watched: int | None = None  # the position it was last told
         self.direct = direct
         self._items: deque = deque()
         self._waiter: asyncio.Future | None = None
@@ -179,14 +197,18 @@ class Subscription:
     def push(self, item: Envelope | Signal) -> None:
         items = self._items
         waiter = self._waiter
+        if type(item) is Envelope and item.audience and self.side is not None:
+            return  # a customers-only notice; agents' streams (those with a side log) skip it
         if self.direct is not None and not items and waiter is not None and not waiter.done():
             # Parked with nothing queued: everything up to ``last`` is written.
             if type(item) is Envelope:
                 if item.group == self.group and item.seq == self.last + 1 and self._write(item.with_id(self.language)):
                     self.last = item.seq
                     return
+                if item.seq == 0 and not item.final and self._write(item.without_id(self.language)):
+                    return  # a notice (typing, an alert)
             elif item.frame is not None and self._write(item.frame):
-                return  # a heartbeat
+                return  # a heartbeat, a queue position
         if len(items) >= INBOX_LIMIT:
             # Too far behind: drop what is queued and re-read the database.
             items.clear()
@@ -226,6 +248,8 @@ class Hub:
         self._polling_until = 0.0
         self._next_heartbeat = time.monotonic() + settings.SSE_HEARTBEAT_SECONDS
         self._background: set[asyncio.Task] = set()
+        self._positions_task: asyncio.Task | None = None
+        self._positions_stale = False
         self._tasks = [
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._clock()),
@@ -247,11 +271,15 @@ class Hub:
         recheck: bool = False,
         language: str | None = None,
         side: str | None = None,
+        watch: str | None = None,
     ) -> Subscription:
         """Register a stream for ``group`` (its ``side`` log and the notice groups
         ``also`` too); live events flow once this returns. ``recheck`` streams get
-        ``RECHECK`` at every heartbeat; ``language`` is the reader's."""
-        subscription = Subscription(group, direct, also=also, recheck=recheck, language=language, side=side)
+        ``RECHECK`` at every heartbeat; ``language`` is the reader's; a stream that
+        ``watch``es a conversation is told its queue position whenever it changes."""
+        subscription = Subscription(
+            group, direct, also=also, recheck=recheck, language=language, side=side, watch=watch
+        )
         joins = []
         for name in _groups_of(subscription):
             members = self.groups.get(name)
@@ -263,6 +291,8 @@ class Hub:
                 joins.append(self._joins[name])
         for join in joins:
             await asyncio.shield(join)
+        if watch is not None:
+            self.refresh_positions()  # its first position, read with any others due
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -324,11 +354,48 @@ class Hub:
     def _dispatch(self, message: dict) -> None:
         if message.get("type") != LAYER_MESSAGE_TYPE:
             return
+        if message["group"] == WAITING_GROUP:
+            self.refresh_positions()  # a doorbell, for the hub itself
+            return
         members = self.groups.get(message["group"])
         if members:
-            envelope = Envelope(message["seq"], message["data"], message.get("final", False), message["group"])
+            envelope = Envelope(
+                message["seq"],
+                message["data"],
+                message.get("final", False),
+                message["group"],
+                message.get("audience", ""),
+            )
             for subscription in members:
                 subscription.push(envelope)
+
+    # -- queue positions -----------------------------------------------------
+    def refresh_positions(self) -> None:
+        """Re-read the queue's order (once, however many doorbells rang meanwhile)
+        and tell each watching stream whose position changed."""
+        if _positions is None or WAITING_GROUP not in self.groups:
+            return
+        if self._positions_task is not None and not self._positions_task.done():
+            self._positions_stale = True  # read again when this read is done
+            return
+        self._positions_task = asyncio.ensure_future(self._read_positions())
+
+    async def _read_positions(self) -> None:
+        while True:
+            self._positions_stale = False
+            try:
+                positions = await db_call(_positions)
+            except Exception:
+                logger.exception("Reading queue positions failed")
+                return
+            for subscription in list(self.groups.get(WAITING_GROUP, ())):
+                position = positions.get(subscription.watch)
+                if position != subscription.watched:
+                    subscription.watched = position
+                    if position is not None:
+                        subscription.push(Signal(encode(_position_event(subscription.watch, position))))
+            if not self._positions_stale:
+                return
 
     # -- clock ---------------------------------------------------------------
     async def _clock(self) -> None:
@@ -350,6 +417,7 @@ class Hub:
                     self._next_heartbeat = now + settings.SSE_HEARTBEAT_SECONDS
                 if heartbeat_due or self.degraded or now < self._polling_until:
                     await self._catch_up_lagging()
+                    self.refresh_positions()
                 if heartbeat_due:
                     self._broadcast(Signal(encode({"type": "heartbeat", "at": _now_iso()})))
                     for subscription in self._streams():
@@ -431,7 +499,12 @@ class Hub:
 
 def _groups_of(subscription: Subscription) -> tuple[str, ...]:
     side = (subscription.side,) if subscription.side else ()
-    return (subscription.group, *side, *subscription.also)
+    watch = (WAITING_GROUP,) if subscription.watch else ()
+    return (subscription.group, *side, *subscription.also, *watch)
+
+
+def _position_event(name: str, position: int) -> dict:
+    return {"type": "queue_position", "session_name": name, "position": position}
 
 
 _direct_write_failed = False

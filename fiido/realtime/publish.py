@@ -198,6 +198,17 @@ def notify_on_commit(group: str, payload: dict) -> None:
     transaction.on_commit(lambda: publisher.submit([(group, message)]))
 
 
+def notify(group: str, payload: dict, *, audience: str = "") -> None:
+    """Send ``payload`` to the streams of ``group`` now, outside any transaction:
+    a signal that is not a conversation event (someone is typing). Never
+    stored, no seq, never replayed; lost, like any notice, when the layer is
+    down. ``audience`` "customers" keeps it from agents' streams of the group."""
+    message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": 0, "data": dumps(payload), "final": False}
+    if audience:
+        message["audience"] = audience
+    publisher.submit([(group, message)])
+
+
 def send_now(messages: Sequence[Outgoing]) -> None:
     """Send from this thread (no server loop to hand the events to).
 

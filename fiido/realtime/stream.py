@@ -66,6 +66,7 @@ async def session_events(
     language: str | None = None,
     side: str | None = None,
     side_fetch_after: FetchAfter | None = None,
+    watch: str | None = None,
 ) -> AsyncIterator[bytes]:
     """A session stream: opening frames, then every event once, in seq order.
 
@@ -79,14 +80,15 @@ async def session_events(
     (the agents' notes): its entries follow the same seq rules, from
     ``side_fetch_after``, but go out without an ``id:`` (the stream resumes by
     the main log's seq), so the stream sends all of them again on every
-    opening and the page keeps each once, by its id. Notices from the ``also``
-    groups (alerts) go out as they come, without an id.
+    opening and the page keeps each once, by its id. Notices (seq 0: someone
+    typing, alerts from the ``also`` groups) and, for a stream that ``watch``es
+    its conversation, queue positions go out as they come, without an id.
     """
     hub = get_hub()
     direct = direct_writer(send) if send is not None else None
     # Registered before the backlog is read.
     subscription = await hub.subscribe(
-        group, direct, also=also, recheck=recheck is not None, language=language, side=side
+        group, direct, also=also, recheck=recheck is not None, language=language, side=side, watch=watch
     )
     try:
         yield RETRY_FRAME
@@ -104,6 +106,9 @@ async def session_events(
                 if item.final:
                     yield item.without_id(language)
                     return
+                if item.seq == 0 or item.group not in (group, side):
+                    yield item.without_id(language)  # a notice: never stored, never replayed
+                    continue
                 if item.group == side:
                     if item.seq == subscription.side_last + 1:
                         subscription.side_last = item.seq
@@ -111,9 +116,6 @@ async def session_events(
                     elif item.seq > subscription.side_last + 1 and side_fetch_after is not None:
                         async for frame in _side_catch_up(subscription, side_fetch_after):
                             yield frame
-                    continue
-                if item.group != group:
-                    yield item.without_id(language)  # a notice (an alert for this reader)
                     continue
                 if item.seq <= subscription.last:
                     continue  # already sent (backlog, catch-up, or a duplicate publish)
@@ -126,7 +128,7 @@ async def session_events(
                 await _recheck(recheck)
                 continue
             elif item is not CATCH_UP:
-                yield item.frame  # heartbeat
+                yield item.frame  # a heartbeat, a queue position
                 continue
             while True:
                 rows = await fetch_after(subscription.last)

@@ -153,6 +153,7 @@ def test_erasing_from_the_admin_removes_everything_and_ends_the_streams(admin_cl
     assert notices == [
         (f"session.{name}", {"type": "deleted", "session_name": name}, True),
         ("workbench.queue", {"type": "deleted", "session_name": name}, False),  # queue pages drop the row
+        ("queue.waiting", {"type": "queue_changed"}, False),  # it was waiting: the others move up
     ]
 
 
@@ -162,4 +163,4 @@ def test_the_admin_delete_page_erases_through_the_state_machine(admin_client, se
     with published_events() as sent:
         admin_client.post(url, {"post": "yes"})
     assert not ChatSession.objects.filter(pk=session.pk).exists()
-    assert [json.loads(m["data"])["type"] for _, m in sent] == ["deleted", "deleted"]
+    assert [json.loads(m["data"])["type"] for _, m in sent] == ["deleted", "deleted", "queue_changed"]

@@ -69,7 +69,7 @@ def test_escalate_records_reason_and_time_and_publishes_to_queue(published_event
     assert session.escalation_reason == "Broken battery"
     assert session.escalated_at is not None
     groups = [g for g, _ in sent]
-    assert groups == [f"session.{session.name}", "workbench.queue"]
+    assert groups == [f"session.{session.name}", "workbench.queue", "queue.waiting"]
     status = json.loads(sent[0][1]["data"])
     assert status["type"] == "status"
     assert status["previous"] == "bot_active" and status["status"] == "pending_manual"

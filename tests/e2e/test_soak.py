@@ -23,7 +23,8 @@ ACTIONS = int(os.environ.get("FIIDO_SOAK_ACTIONS", "600"))
 SEED = int(os.environ.get("FIIDO_SOAK_SEED", "20261125"))
 ALLOWED_STATUSES = {200, 201, 400, 403, 404, 409}
 
-# Legal transitions of DESIGN §2: (previous, new).
+# Legal transitions of DESIGN §2 (previous, new), with the agent's day's:
+# joining a bot conversation, a transfer, a return to the queue.
 TRANSITIONS = {
     ("bot_active", "pending_manual"),
     ("pending_manual", "manual_live"),
@@ -32,6 +33,9 @@ TRANSITIONS = {
     ("bot_active", "closed"),
     ("pending_manual", "closed"),
     ("manual_live", "closed"),
+    ("bot_active", "manual_live"),
+    ("manual_live", "manual_live"),
+    ("manual_live", "pending_manual"),
 }
 
 

@@ -36,12 +36,13 @@ async def test_committed_events_are_sent_from_the_event_loop_not_the_committing_
     monkeypatch.setattr(publish, "_send", record)
     session = await sync_to_async(conversations.start)()
     await sync_to_async(conversations.escalate)(session, reason="help")
-    await eventually(lambda: len(sent) == 3, what="three events sent")
+    await eventually(lambda: len(sent) == 4, what="three events and the queue's doorbell sent")
     loop_thread = threading.current_thread().name
     assert sent == [
         (loop_thread, f"session.{session.name}", 1),
         (loop_thread, f"session.{session.name}", 2),
         (loop_thread, "workbench.queue", 2),
+        (loop_thread, "queue.waiting", 0),  # the waiting customers' places moved
     ]
 
 

@@ -124,8 +124,8 @@ def test_the_agents_list_counts_live_conversations(agent_user, other_agent):
     live(agent_user)
     live(agent_user)
     agents = client_of(other_agent).get("/workbench/api/agents").json()["agents"]
-    assert {"username": "alice", "name": "Alice", "live_count": 2} in agents
-    assert {"username": "bob", "name": "Bob", "live_count": 0} in agents
+    assert {"username": "alice", "name": "Alice", "presence": "offline", "live_count": 2, "max_live": 5} in agents
+    assert {"username": "bob", "name": "Bob", "presence": "offline", "live_count": 0, "max_live": 5} in agents
 
 
 # ---------------------------------------------------------------------------
