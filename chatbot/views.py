@@ -3,6 +3,7 @@ access check, parse, one domain call, JSON out."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -23,7 +24,8 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     the page, or a crawler, costs no rows."""
     session = selectors.current_customer_session(request.session)
     state = selectors.session_with_history(session) if session else selectors.no_conversation_yet()
-    return render(request, "chatbot/chat.html", {"session": session, "state": state})
+    context = {"session": session, "state": state, "typing_preview": settings.TYPING_PREVIEW}
+    return render(request, "chatbot/chat.html", context)
 
 
 @json_api("POST")

@@ -1,8 +1,10 @@
 // The customer's chat page (templates/chatbot/chat.html).
 import {
   BubbleList,
+  TypingIndicator,
   bindComposer,
   bindEarlier,
+  bindTypingSignals,
   format,
   formatDuration,
   getJSON,
@@ -31,6 +33,7 @@ const escalateButton = document.getElementById("escalate");
 const cancelButton = document.getElementById("cancel-escalation");
 const endButton = document.getElementById("end-chat");
 const closedNote = document.getElementById("closed-note");
+const typing = new TypingIndicator(document.getElementById("typing"));
 const earlier = bindEarlier({
   button: document.getElementById("load-earlier"),
   bubbles,
@@ -119,9 +122,18 @@ function onEvent(data) {
       break;
     case "message":
       bubbles.add(data.message);
+      typing.hideFor(data.message?.role);
       break;
     case "status":
       applyState(data);
+      break;
+    case "typing":
+      if (data.role === "agent") typing.show(data, format(gettext("%(agent)s is typing…"), { agent: data.name || gettext("An agent") }));
+      break;
+    case "queue_position":
+      // The place in the queue, told by the server whenever it moves.
+      state.queuePosition = data.position;
+      render();
       break;
     case "deleted":
       ended();
@@ -175,6 +187,14 @@ async function ensureConversation() {
 
 if (name) listen(root.dataset.lastEventId);
 
+const typingSignals = bindTypingSignals({
+  input,
+  url: () => `${api()}/typing`,
+  active: () => Boolean(name) && state.status !== "closed" && !state.deleted,
+  // The shop may show agents what is being typed (TYPING_PREVIEW); otherwise the text never leaves.
+  preview: () => (root.dataset.typingPreview === "true" ? input.value.slice(0, 2000) : null),
+});
+
 bindComposer({
   form,
   input,
@@ -185,6 +205,7 @@ bindComposer({
   role: "user",
   onSent(data) {
     if (data.reply) bubbles.add(data.reply); // the assistant's answer, when it gave one
+    typingSignals.sent();
     showError(errorBox, "");
   },
 });
@@ -210,11 +231,8 @@ escalateButton.addEventListener("click", () => act(escalateButton, "escalate", {
 cancelButton.addEventListener("click", () => act(cancelButton, "cancel-escalation"));
 endButton.addEventListener("click", () => act(endButton, "close"));
 
-// The waiting time ticks; the place in the queue is read again now and then.
+// The waiting time ticks; the place in the queue comes over the stream (queue_position).
 setInterval(renderWaited, 1000);
-setInterval(() => {
-  if (state.status === "pending_manual" && !state.deleted) refreshState();
-}, 10000);
 
 render();
 if (state.status === "pending_manual") refreshState();

@@ -5,7 +5,7 @@
 // conversation the agent holds but is not looking at, a transfer to the
 // agent and an @mention in a note.
 import { ALERT_TITLES, alertOnce, lookingAt, offerNotifications } from "./alerts.js";
-import { format, gettext, openStream, reasonText } from "./live.js";
+import { format, getJSON, gettext, openStream, pgettext, reasonText, sendJSON } from "./live.js";
 
 const changeListeners = new Set();
 const connectionListeners = new Set();
@@ -20,6 +20,7 @@ export const desk = {
   waitingTotal: 0,
   waitingNext: null,
   clockOffsetMs: 0, // server clock minus ours, learnt from waiting_seconds
+  agents: new Map(), // username -> {username, name, presence, live_count, max_live}: the team
   stream: null,
 };
 
@@ -66,6 +67,7 @@ export function onEnd(listener) {
 function changed() {
   const count = waitingCount() + unreadMine();
   document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
+  renderTeam();
   for (const listener of changeListeners) listener();
 }
 
@@ -78,12 +80,83 @@ function learnClock(sessions) {
   }
 }
 
+// --- The team: who is online, away or offline, and how many live chats each holds.
+const PRESENCE_NAMES = {
+  online: pgettext("presence", "Online"),
+  away: pgettext("presence", "Away"),
+  offline: pgettext("presence", "Offline"),
+};
+const teamList = document.getElementById("team-list");
+const teamSummary = document.getElementById("team-summary");
+const myPresence = document.getElementById("my-presence");
+
+function learnTeam(agents) {
+  desk.agents = new Map((agents || []).map((agent) => [agent.username, agent]));
+}
+
+function renderTeam() {
+  if (!teamList) return;
+  const order = { online: 0, away: 1, offline: 2 };
+  const team = [...desk.agents.values()].sort(
+    (a, b) => order[a.presence] - order[b.presence] || a.name.localeCompare(b.name),
+  );
+  teamList.replaceChildren(
+    ...team.map((agent) => {
+      const li = document.createElement("li");
+      li.className = "team__member";
+      li.dataset.username = agent.username;
+      li.dataset.presence = agent.presence;
+      const dot = document.createElement("span");
+      dot.className = `presence-dot presence-dot--${agent.presence}`;
+      dot.title = PRESENCE_NAMES[agent.presence] || agent.presence;
+      const who = document.createElement("span");
+      who.className = "team__name";
+      who.textContent = agent.name;
+      const state = document.createElement("span");
+      state.className = "visually-hidden";
+      state.textContent = `(${PRESENCE_NAMES[agent.presence] || agent.presence})`;
+      const load = document.createElement("span");
+      load.className = "team__load";
+      load.textContent = `${agent.live_count}/${agent.max_live}`;
+      load.title = format(gettext("%(count)s live"), { count: agent.live_count });
+      li.append(dot, who, state, load);
+      return li;
+    }),
+  );
+  const online = team.filter((agent) => agent.presence === "online").length;
+  teamSummary.textContent = format(gettext("Team · %(count)s online"), { count: online });
+  const me = desk.agents.get(desk.me);
+  if (myPresence && me && document.activeElement !== myPresence) myPresence.value = me.presence === "away" ? "away" : "online";
+}
+
+// Live counts move with every take-over, transfer and close: the team is read again shortly after.
+let teamTimer = null;
+function refreshTeamSoon() {
+  clearTimeout(teamTimer);
+  teamTimer = setTimeout(async () => {
+    const { ok, data } = await getJSON("/workbench/api/agents");
+    if (ok) {
+      learnTeam(data.agents);
+      renderTeam();
+    }
+  }, 1000);
+}
+
+myPresence?.addEventListener("change", async () => {
+  const { ok, data } = await sendJSON("PUT", "/workbench/api/me/presence", { presence: myPresence.value });
+  if (ok && desk.agents.has(desk.me)) {
+    desk.agents.get(desk.me).presence = data.presence;
+    renderTeam();
+  }
+});
+
 function learnSnapshot(snapshot) {
   const sessions = snapshot.sessions || [];
   learnClock(sessions);
   desk.rows = new Map(sessions.map((row) => [row.session_name, row]));
   desk.waitingTotal = snapshot.counts ? snapshot.counts.waiting : 0;
   desk.waitingNext = snapshot.waiting_next || null;
+  if (snapshot.agents) learnTeam(snapshot.agents);
 }
 
 // --- Alerts
@@ -158,6 +231,7 @@ function onEvent(data) {
     else desk.rows.set(data.session_name, row);
     changed();
     if (fresh) alertWaiting(row);
+    if (data.status === "manual_live" || data.previous === "manual_live") refreshTeamSoon();
   } else if (data.type === "deleted") {
     if (desk.rows.get(data.session_name)?.status === "pending_manual") desk.waitingTotal = Math.max(0, desk.waitingTotal - 1);
     desk.rows.delete(data.session_name);
@@ -185,6 +259,12 @@ function onEvent(data) {
     }
   } else if (data.type === "alert") {
     alertNotice(data);
+  } else if (data.type === "presence") {
+    const known = desk.agents.get(data.username);
+    if (known) Object.assign(known, { presence: data.presence, live_count: data.live_count });
+    else refreshTeamSoon(); // someone new to this page
+    renderTeam();
+    for (const listener of changeListeners) listener();
   }
 }
 

@@ -418,3 +418,61 @@ export function bindEarlier({ button, bubbles, url, errorBox }) {
   });
   return { show };
 }
+
+// --- Someone is typing (a signal, never stored: chatbot/typing.py).
+const TYPING_EVERY_MS = 2000; // at most one signal this often while typing
+const TYPING_SHOWN_MS = 5000; // the indicator goes this long after the last signal
+
+// Tell the other side while the person types in `input`: a POST to `url()`
+// at most every 2 s, only while `active()`; `preview()` gives the text to
+// send along (the customer's, when the shop shows agents a preview), or null.
+export function bindTypingSignals({ input, url, active, preview = () => null }) {
+  let last = 0;
+  input.addEventListener("input", () => {
+    const now = Date.now();
+    if (now - last < TYPING_EVERY_MS || !input.value.trim() || !active()) return;
+    last = now;
+    const text = preview();
+    postJSON(url(), text === null ? {} : { text }); // best effort: a lost signal costs nothing
+  });
+  return {
+    sent() {
+      last = 0; // the message went: the next key press signals at once
+    },
+  };
+}
+
+// "Alice is typing…" in `el` for a few seconds after each signal, hidden as
+// soon as a message from that side arrives (`hideFor(role)`).
+export class TypingIndicator {
+  constructor(el) {
+    this.el = el;
+    this.role = null;
+    this.timer = null;
+  }
+
+  show(signal, text) {
+    this.role = signal.role;
+    this.el.replaceChildren(text);
+    if (signal.text) {
+      const preview = document.createElement("span");
+      preview.className = "typing__preview";
+      preview.textContent = signal.text; // what the customer typed: text, never HTML
+      this.el.append(" ", preview);
+    }
+    this.el.hidden = false;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.hide(), TYPING_SHOWN_MS);
+  }
+
+  hideFor(role) {
+    if (this.role === role) this.hide();
+  }
+
+  hide() {
+    clearTimeout(this.timer);
+    this.el.hidden = true;
+    this.el.replaceChildren();
+    this.role = null;
+  }
+}

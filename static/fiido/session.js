@@ -9,8 +9,10 @@ import { startDesk } from "./desk.js";
 import { startKeyboard } from "./keyboard.js";
 import {
   BubbleList,
+  TypingIndicator,
   bindComposer,
   bindEarlier,
+  bindTypingSignals,
   format,
   formatDuration,
   getJSON,
@@ -48,6 +50,7 @@ const buttons = {
   release: document.getElementById("release"),
   close: document.getElementById("close"),
 };
+const typing = new TypingIndicator(document.getElementById("typing"));
 const transferDialog = document.getElementById("transfer-dialog");
 const transferList = document.getElementById("transfer-agents");
 const transferError = document.getElementById("transfer-error");
@@ -189,6 +192,12 @@ const stream = openStream(`${api}/events`, {
       applyState(data.session || { status: data.status });
     } else if (data.type === "message") {
       bubbles.add(data.message);
+      typing.hideFor(data.message?.role);
+    } else if (data.type === "typing") {
+      // The customer's (this stream never carries an agent's own): with a preview when the shop allows it.
+      const who = data.name || gettext("The customer");
+      typing.show(data, format(gettext("%(name)s is typing…"), { name: who }));
+      return;
     } else if (data.type === "note") {
       bubbles.add(data.note);
     } else if (data.type === "status") {
@@ -227,13 +236,16 @@ function agentButton(agent) {
   button.type = "button";
   button.className = "agents__pick";
   button.dataset.username = agent.username;
+  const dot = document.createElement("span");
+  dot.className = `presence-dot presence-dot--${agent.presence}`;
   const who = document.createElement("span");
   who.className = "agents__name";
   who.textContent = agent.name;
   const load = document.createElement("span");
   load.className = "agents__load";
-  load.textContent = format(gettext("%(count)s live"), { count: agent.live_count });
-  button.append(who, load);
+  load.textContent = `${format(gettext("%(count)s live"), { count: agent.live_count })} / ${agent.max_live}`;
+  button.dataset.presence = agent.presence;
+  button.append(dot, who, load);
   button.addEventListener("click", async () => {
     if (await act(button, "transfer", { to: agent.username })) transferDialog.close();
     else showError(transferError, errorBox.textContent);
@@ -270,6 +282,12 @@ const canned = bindCannedReplies({
   fillUrl: (id) => `${api}/canned-replies/${encodeURIComponent(id)}`,
   onError: (text) => showError(errorBox, text),
 });
+// The customer sees "Alice is typing…" while the holder writes a reply (never a note).
+const typingSignals = bindTypingSignals({
+  input,
+  url: () => `${api}/typing`,
+  active: () => state.mode === "reply" && mine() && !state.ended,
+});
 bindComposer({
   form,
   input,
@@ -277,6 +295,7 @@ bindComposer({
   bubbles,
   errorBox,
   role: () => (state.mode === "note" ? "note" : "agent"),
+  onSent: () => typingSignals.sent(),
 });
 
 startDesk({ conversation: name, looking });
