@@ -20,6 +20,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -31,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import payloads
+from chatbot import idle, payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed
@@ -265,6 +266,50 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
     return _settled(session, locked, changes)
 
 
+def warn_idle(session: ChatSession, *, now: datetime, closes_at: datetime) -> bool:
+    """Tell the customer a quiet conversation will close at ``closes_at``, once.
+
+    Run by the idle sweep; under the lock it checks again that nothing has
+    happened since the sweep looked (False: it had, or the warning was given).
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        limit = idle.limit(locked.status)
+        if limit is None or locked.idle_warned_at is not None or locked.last_activity_at + limit != closes_at:
+            return False
+        changes = _Changes(locked)
+        minutes = max(1, round((closes_at - now).total_seconds() / 60))
+        changes.system_message("idle_warning", minutes=str(minutes))
+        locked.idle_warned_at = now
+        changes.touch("idle_warned_at")
+        changes.save()
+    return True
+
+
+def close_idle(session: ChatSession, *, now: datetime) -> bool:
+    """Close a conversation nobody has written in for its status's limit
+    (``IDLE_CLOSE_*``), with a system message that says why.
+
+    Two sweeps at once (several workers): the second finds it closed, or
+    active again, under the lock and does nothing, so it closes once, with
+    one status event. False when it did not close it.
+    """
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        limit = idle.limit(locked.status)
+        if limit is None or locked.last_activity_at + limit > now:
+            return False
+        changes = _Changes(locked)
+        changes.transition(Status.CLOSED, closed_at=now)
+        if limit.total_seconds() % 3600 == 0 and limit.total_seconds() >= 7200:
+            changes.system_message("idle_closed_hours", hours=str(int(limit.total_seconds() // 3600)))
+        else:
+            changes.system_message("idle_closed_minutes", minutes=str(int(limit.total_seconds() // 60)))
+        changes.save()
+    _settled(session, locked, changes)
+    return True
+
+
 def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None) -> Posted:
     """Store a message from the agent holding a ``manual_live`` conversation."""
     content = _message_content(content)
@@ -403,6 +448,8 @@ class _Changes:
         else:
             message = _create_once(client_id, fields)
         self.session.message_count += 1
+        if role in (Role.USER, Role.AGENT):
+            self.active()
         seq = self._next_seq()
         data = payloads.message_payload(message, seq=seq)
         self._payloads[message.id] = data
@@ -429,6 +476,7 @@ class _Changes:
         for name, value in fields.items():
             setattr(self.session, name, value)
         self._fields.update(fields, ["status"])
+        self.active()
         seq = self._next_seq()
         data = payloads.status_event(self.session, previous=previous, seq=seq)
         self._append(Event.Kind.STATUS, seq, data, to_queue=True)
@@ -436,6 +484,12 @@ class _Changes:
         self.capacity_freed |= previous == Status.MANUAL_LIVE and (
             status != Status.MANUAL_LIVE or self.session.assigned_agent_id != holder
         )
+
+    def active(self) -> None:
+        """A sign of life: the idle clock (chatbot/idle.py) starts again."""
+        self.session.last_activity_at = timezone.now()
+        self.session.idle_warned_at = None
+        self._fields.update(["last_activity_at", "idle_warned_at"])
 
     def touch(self, *fields: str) -> None:
         """Mark session fields changed outside ``transition`` for saving."""

@@ -61,6 +61,11 @@ class ChatSession(models.Model):
     bot_misses = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The last sign of life: a customer's or an agent's message, or a change of
+    # status (not the bot's or the system's messages). Idle conversations close
+    # themselves by it (chatbot/idle.py); the warning before is noted once.
+    last_activity_at = models.DateTimeField(default=timezone.now, editable=False)
+    idle_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -69,6 +74,7 @@ class ChatSession(models.Model):
             models.Index(fields=["status", "updated_at"], name="session_status_updated"),
             models.Index(fields=["updated_at"], name="session_updated"),
             models.Index(fields=["status", "closed_at"], name="session_status_closed"),
+            models.Index(fields=["status", "last_activity_at"], name="session_status_activity"),
         ]
 
     def __str__(self) -> str:

@@ -43,6 +43,9 @@ SYSTEM_TEXTS = {
     "customer_closed": gettext_lazy("The customer ended the chat"),
     "transferred": gettext_lazy("%(agent)s transferred the chat to %(to)s"),
     "returned_to_queue": gettext_lazy("%(agent)s returned the chat to the queue; the next agent will be with you soon"),
+    "idle_warning": gettext_lazy("This chat will close in %(minutes)s minutes unless someone writes."),
+    "idle_closed_minutes": gettext_lazy("This chat was closed after %(minutes)s minutes without activity."),
+    "idle_closed_hours": gettext_lazy("This chat was closed after %(hours)s hours without activity."),
 }
 
 

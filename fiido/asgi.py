@@ -20,6 +20,7 @@ django_application = get_pooled_asgi_application()  # sets Django up before mode
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
+from fiido import periodic  # noqa: E402
 from fiido.proxy import forwarded_scope  # noqa: E402
 from fiido.realtime.daphne_io import limit_request_bodies  # noqa: E402
 from fiido.realtime.stream import stream_refusal  # noqa: E402
@@ -46,6 +47,7 @@ gc.freeze()
 
 
 async def application(scope, receive, send):
+    periodic.ensure_started()  # the worker's own timers (idle conversations close themselves)
     if scope["type"] == "http":
         scope = forwarded_scope(scope)  # the client behind a trusted proxy (fiido/proxy.py)
         path = scope["path"]

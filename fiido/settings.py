@@ -395,6 +395,17 @@ AUTO_ASSIGN = _env_bool("AUTO_ASSIGN", False)
 # Agents see what the customer is typing before it is sent (never the reverse).
 TYPING_PREVIEW = _env_bool("TYPING_PREVIEW", False)
 
+# Quiet conversations close themselves (chatbot/idle.py); 0 turns one off.
+IDLE_CLOSE_WAITING_MINUTES = _env_int("IDLE_CLOSE_WAITING_MINUTES", 30, minimum=0)
+IDLE_CLOSE_LIVE_MINUTES = _env_int("IDLE_CLOSE_LIVE_MINUTES", 60, minimum=0)
+IDLE_CLOSE_BOT_HOURS = _env_int("IDLE_CLOSE_BOT_HOURS", 24, minimum=0)
+IDLE_WARNING_MINUTES = _env_int("IDLE_WARNING_MINUTES", 5, minimum=0)
+# How often each worker runs the idle sweep (fiido/periodic.py); 0: never in-process (use cron
+# and `manage.py close_idle_conversations`).
+IDLE_SWEEP_SECONDS = _env_int("IDLE_SWEEP_SECONDS", 30, minimum=0)
+# Work each worker process runs every so often, with no scheduler to deploy: (dotted path, seconds).
+PERIODIC_JOBS = [("chatbot.idle.sweep", IDLE_SWEEP_SECONDS)]
+
 # ---------------------------------------------------------------------------
 # Bot
 # ---------------------------------------------------------------------------
