@@ -70,15 +70,18 @@ class Posted:
 # ---------------------------------------------------------------------------
 # Customer actions
 # ---------------------------------------------------------------------------
-def start(*, customer_name: str = "", customer_email: str = "", language: str | None = None) -> ChatSession:
+def start(
+    *, customer_name: str = "", customer_email: str = "", language: str | None = None, visitor: str = ""
+) -> ChatSession:
     """Open a new conversation in the customer's ``language`` (default: the
-    active one); the bot greets the customer in it."""
+    active one); the bot greets the customer in it. ``visitor`` is the
+    browser's id (agents see its earlier conversations)."""
     customer_name = _customer_name(customer_name)
     customer_email = _customer_email(customer_email)
     language = _customer_language(language)
     with transaction.atomic(durable=True):
         session = ChatSession.objects.create(
-            customer_name=customer_name, customer_email=customer_email, language=language
+            customer_name=customer_name, customer_email=customer_email, language=language, visitor=visitor[:32]
         )
         changes = _Changes(session)
         with translation.override(language):
@@ -86,6 +89,30 @@ def start(*, customer_name: str = "", customer_email: str = "", language: str | 
         changes.message(Role.BOT, greeting)
         changes.save()
     return session
+
+
+def identify(session: ChatSession, *, details: dict[str, Any]) -> ChatSession:
+    """The customer says who they are: ``customer_name`` and/or ``customer_email``
+    from ``details`` (others are ignored; a key that is absent stays as it is).
+
+    Agents see it live (a ``customer`` event, queue included). A malformed
+    email or an over-long name is a 400; a closed conversation, 409.
+    """
+    fields = {}
+    if "customer_name" in details:
+        fields["customer_name"] = _customer_name(details["customer_name"])
+    if "customer_email" in details:
+        fields["customer_email"] = _customer_email(details["customer_email"])
+    if not fields:
+        raise InvalidInput("Give customer_name, customer_email or both.")
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        if locked.status == Status.CLOSED:
+            raise IllegalTransition("The conversation is closed.")
+        changes = _Changes(locked)
+        changes.customer(**fields)
+        changes.save()
+    return _settled(session, locked, changes)
 
 
 def post_customer_message(session: ChatSession, *, content: Any, client_id: Any = None) -> Posted:
@@ -484,6 +511,14 @@ class _Changes:
         self.capacity_freed |= previous == Status.MANUAL_LIVE and (
             status != Status.MANUAL_LIVE or self.session.assigned_agent_id != holder
         )
+
+    def customer(self, **fields: str) -> None:
+        """New customer details, and their event (agents' pages and queue rows update)."""
+        for name, value in fields.items():
+            setattr(self.session, name, value)
+        self._fields.update(fields)
+        seq = self._next_seq()
+        self._append(Event.Kind.CUSTOMER, seq, payloads.customer_event(self.session, seq=seq), to_queue=True)
 
     def active(self) -> None:
         """A sign of life: the idle clock (chatbot/idle.py) starts again."""

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import pgettext_lazy
 
@@ -50,6 +51,9 @@ class ChatSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     customer_name = models.CharField(max_length=100, blank=True)
     customer_email = models.EmailField(blank=True)
+    # The browser that started it (a random id kept in its Django session):
+    # agents see the customer's earlier conversations from the same browser.
+    visitor = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
     # The customer's language when the conversation started: the bot answers in
     # it, and agents see it. Never machine-translated.
     language = models.CharField(max_length=10, default="en")
@@ -75,6 +79,8 @@ class ChatSession(models.Model):
             models.Index(fields=["updated_at"], name="session_updated"),
             models.Index(fields=["status", "closed_at"], name="session_status_closed"),
             models.Index(fields=["status", "last_activity_at"], name="session_status_activity"),
+            # The customer's earlier conversations by email (iexact: UPPER(email) on PostgreSQL).
+            models.Index(Upper("customer_email"), name="session_email_upper"),
         ]
 
     def __str__(self) -> str:
@@ -131,6 +137,7 @@ class Event(models.Model):
     class Kind(models.TextChoices):
         MESSAGE = "message", "Message"
         STATUS = "status", "Status change"
+        CUSTOMER = "customer", "Customer details"
 
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()

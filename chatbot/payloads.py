@@ -217,6 +217,17 @@ def status_event(session: ChatSession, *, previous: str, seq: int) -> dict[str, 
     }
 
 
+def customer_event(session: ChatSession, *, seq: int) -> dict[str, Any]:
+    """Who the customer said they are (their name and email)."""
+    return {
+        "type": "customer",
+        "session_name": session.name,
+        "seq": seq,
+        "customer_name": session.customer_name,
+        "customer_email": session.customer_email,
+    }
+
+
 def deleted_event(session_name: str) -> dict[str, Any]:
     """The last frame of every stream of an erased conversation (not in any log)."""
     return {"type": "deleted", "session_name": session_name}

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -45,6 +46,17 @@ def remember_owner(request: HttpRequest, session: ChatSession) -> None:
     """Bind ``session`` to the visitor, so only this browser can use it."""
     names = [n for n in owned_names(request.session) if n != session.name]
     request.session[OWNED_SESSIONS_KEY] = [*names, session.name][-OWNED_SESSIONS_KEPT:]
+
+
+VISITOR_KEY = "fiido_visitor"
+
+
+def visitor_of(request: HttpRequest) -> str:
+    """This browser's id (random, kept in its Django session): its conversations share it."""
+    visitor = request.session.get(VISITOR_KEY)
+    if not isinstance(visitor, str) or not visitor:
+        visitor = request.session[VISITOR_KEY] = secrets.token_hex(16)
+    return visitor
 
 
 def access_customer_session(request: HttpRequest, name: str) -> ChatSession:
@@ -249,6 +261,7 @@ def session_row(session: ChatSession, last_message: Message | None = None) -> di
     return {
         **payloads.session_state(session),
         "customer_name": session.customer_name,
+        "customer_email": session.customer_email,
         "language": session.language,
         "waiting_seconds": waiting,
         "last_message": (

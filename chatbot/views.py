@@ -33,16 +33,22 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 def start_session(request: HttpRequest) -> JsonResponse:
     data = json_body(request)
     session = conversations.start(
-        customer_name=data.get("customer_name", ""), customer_email=data.get("customer_email", "")
+        customer_name=data.get("customer_name", ""),
+        customer_email=data.get("customer_email", ""),
+        visitor=selectors.visitor_of(request),
     )
     selectors.remember_owner(request, session)
     return JsonResponse(selectors.session_with_history(session), status=201)
 
 
-@json_api("GET")
+@json_api("GET", "PATCH")
 @ensure_csrf_cookie
 def session_detail(request: HttpRequest, name: str) -> JsonResponse:
+    """GET: the state (``?history=1``: with the latest messages); PATCH: who the
+    customer is (``{"customer_name"?, "customer_email"?}``)."""
     session = selectors.access_customer_session(request, name)
+    if request.method == "PATCH":
+        return JsonResponse(customer_state(conversations.identify(session, details=json_body(request))))
     if request.GET.get("history") in {"1", "true"}:
         return JsonResponse({**selectors.session_with_history(session), **_position(session)})
     return JsonResponse(customer_state(session))

@@ -158,6 +158,7 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["customer_name", "language", "waiting_seconds", "last_message"],
                 "properties": {
                     "customer_name": {"type": "string"},
+                    "customer_email": {"type": "string"},
                     "language": {"type": "string", "description": "The customer's language (en, de, ...)."},
                     "unread_count": {
                         "type": "integer",
@@ -193,6 +194,13 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "customer_name": {"type": "string", "maxLength": 100},
             "customer_email": {"type": "string", "maxLength": 254},
+        },
+    },
+    "CustomerDetails": {
+        "type": "object",
+        "properties": {
+            "customer_name": {"type": "string", "maxLength": 100},
+            "customer_email": {"type": "string", "maxLength": 254, "description": "An email address, or empty."},
         },
     },
     "NewMessage": {
@@ -430,6 +438,12 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "string", "enum": ["1", "true"]},
                 }
             ],
+        ),
+        "patch": _op(
+            "Say who the customer is (name, email); agents see it live. Closed: 409.",
+            "customer",
+            {"200": _json(_ref("SessionState"), "Updated."), **_errors(*CUSTOMER_ERRORS)},
+            requestBody=_body("CustomerDetails", required=True),
         ),
     },
     "/api/sessions/{name}/messages": {

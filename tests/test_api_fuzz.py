@@ -218,6 +218,24 @@ def test_agent_actions_survive_any_body(desk, action, status, body):
 
 
 @FUZZ
+@given(status=st.sampled_from([*STATUSES, ChatSession.Status.CLOSED]), body=bodies)
+def test_saying_who_the_customer_is_survives_any_body(desk, status, body):
+    if status == ChatSession.Status.CLOSED:
+        desk.reset(ChatSession.Status.BOT_ACTIVE)
+        conversations.close(ChatSession.objects.get(name=desk.name))
+    else:
+        desk.reset(status)
+    before = desk.state() + tuple(
+        ChatSession.objects.filter(name=desk.name).values_list("customer_name", "customer_email")
+    )
+    response = desk.customer.patch(f"/api/sessions/{desk.name}", body, content_type="application/json")
+    after = desk.state() + tuple(
+        ChatSession.objects.filter(name=desk.name).values_list("customer_name", "customer_email")
+    )
+    check(response, before, after)
+
+
+@FUZZ
 @given(body=bodies)
 def test_saying_online_or_away_survives_any_body(desk, body):
     before = desk.state()

@@ -145,6 +145,7 @@ CUSTOMER_API = {
     ),
     "close": ("post", "/api/sessions/{name}/close", Status.BOT_ACTIVE, None, 200, Status.CLOSED),
     "typing": ("post", "/api/sessions/{name}/typing", Status.BOT_ACTIVE, None, 204, Status.BOT_ACTIVE),
+    "identify": ("patch", "/api/sessions/{name}", Status.BOT_ACTIVE, {"customer_name": "Ann"}, 200, Status.BOT_ACTIVE),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from chatbot import payloads, selectors
@@ -89,6 +89,34 @@ def queue_snapshot(agent_id: int, language: str | None = None) -> tuple[dict[str
     unread counts, and the team (``agents_list``)."""
     event, version = selectors.queue_snapshot(language)
     return {**event, "sessions": with_unread(event["sessions"], agent_id), "agents": agents_list()}, version
+
+
+EARLIER_SHOWN = 20
+
+
+def earlier_conversations(session: ChatSession) -> list[dict[str, Any]]:
+    """The customer's other conversations, newest first: from the same browser,
+    or with the same email (any case)."""
+    same = Q()
+    if session.visitor:
+        same |= Q(visitor=session.visitor)
+    if session.customer_email:
+        same |= Q(customer_email__iexact=session.customer_email)
+    if not same:
+        return []
+    found = ChatSession.objects.filter(same).exclude(pk=session.pk).order_by("-created_at")[:EARLIER_SHOWN]
+    return [
+        {
+            "session_name": other.name,
+            "status": other.status,
+            "status_label": str(other.get_status_display()),
+            "customer_name": other.customer_name,
+            "created_at": payloads.iso(other.created_at),
+            "closed_at": payloads.iso(other.closed_at),
+            "message_count": other.message_count,
+        }
+        for other in found
+    ]
 
 
 def interleaved(messages: list[dict[str, Any]], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:

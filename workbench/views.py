@@ -47,7 +47,13 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
     first = state["messages"][0]["seq"] if state["has_earlier"] and state["messages"] else 0
     notes = [note for note in selectors.notes_of(session) if note["after_seq"] >= first]
     bubbles = workbench_selectors.interleaved(state["messages"], notes)
-    return render(request, "workbench/session.html", {"session": session, "state": state, "bubbles": bubbles})
+    context = {
+        "session": session,
+        "state": state,
+        "bubbles": bubbles,
+        "previous": workbench_selectors.earlier_conversations(session),
+    }
+    return render(request, "workbench/session.html", context)
 
 
 @json_api("GET")
@@ -68,7 +74,15 @@ def session_list(request: HttpRequest) -> JsonResponse:
 def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     """The conversation with its latest messages and, for agents only, its notes."""
     session = selectors.get_session(name)
-    return JsonResponse({**selectors.session_with_history(session), "notes": selectors.notes_of(session)})
+    return JsonResponse(
+        {
+            **selectors.session_with_history(session),
+            "customer_name": session.customer_name,
+            "customer_email": session.customer_email,
+            "notes": selectors.notes_of(session),
+            "previous": workbench_selectors.earlier_conversations(session),
+        }
+    )
 
 
 @json_api("POST")

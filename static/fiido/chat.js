@@ -12,6 +12,7 @@ import {
   openStream,
   postJSON,
   refusal,
+  sendJSON,
   secondsSince,
   showError,
 } from "./live.js";
@@ -33,6 +34,9 @@ const escalateButton = document.getElementById("escalate");
 const cancelButton = document.getElementById("cancel-escalation");
 const endButton = document.getElementById("end-chat");
 const closedNote = document.getElementById("closed-note");
+const identifyForm = document.getElementById("identify");
+const identifyName = document.getElementById("identify-name");
+const identifyEmail = document.getElementById("identify-email");
 const typing = new TypingIndicator(document.getElementById("typing"));
 const earlier = bindEarlier({
   button: document.getElementById("load-earlier"),
@@ -84,7 +88,7 @@ function render() {
   const started = Boolean(name);
   input.disabled = closed;
   sendButton.disabled = closed;
-  escalateButton.hidden = closed || state.status !== "bot_active";
+  escalateButton.hidden = closed || state.status !== "bot_active" || !identifyForm.hidden;
   cancelButton.hidden = closed || state.status !== "pending_manual";
   endButton.hidden = closed || !started;
   closedNote.hidden = !closed;
@@ -227,7 +231,45 @@ async function act(button, path, body) {
   }
 }
 
-escalateButton.addEventListener("click", () => act(escalateButton, "escalate", { reason: "Customer asked for a person" }));
+// "Talk to a person" first asks who the customer is (both optional), unless they already said.
+const known = { name: root.dataset.customerName || "", email: root.dataset.customerEmail || "" };
+
+escalateButton.addEventListener("click", () => {
+  if (known.name || known.email) {
+    act(escalateButton, "escalate", { reason: "Customer asked for a person" });
+    return;
+  }
+  identifyForm.hidden = false;
+  escalateButton.hidden = true;
+  identifyName.focus();
+});
+document.getElementById("identify-cancel").addEventListener("click", () => {
+  identifyForm.hidden = true;
+  render();
+});
+identifyForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const details = { customer_name: identifyName.value.trim(), customer_email: identifyEmail.value.trim() };
+  const submit = identifyForm.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    if (!(await ensureConversation())) return;
+    if (details.customer_name || details.customer_email) {
+      const { ok, status, data } = await sendJSON("PATCH", api(), details);
+      if (!ok) {
+        showError(errorBox, refusal(status, data)); // e.g. "customer_email is not an email address."
+        identifyEmail.focus();
+        return;
+      }
+      known.name = details.customer_name;
+      known.email = details.customer_email;
+    }
+    identifyForm.hidden = true;
+    await act(escalateButton, "escalate", { reason: "Customer asked for a person" });
+  } finally {
+    submit.disabled = false;
+  }
+});
 cancelButton.addEventListener("click", () => act(cancelButton, "cancel-escalation"));
 endButton.addEventListener("click", () => act(endButton, "close"));
 

@@ -251,6 +251,13 @@ function onEvent(data) {
     desk.rows.set(data.session_name, row);
     changed();
     if (message.role === "user") alertMessage(row, message);
+  } else if (data.type === "customer") {
+    const row = desk.rows.get(data.session_name);
+    if (row) {
+      row.customer_name = data.customer_name;
+      row.customer_email = data.customer_email;
+      changed();
+    }
   } else if (data.type === "read") {
     const row = desk.rows.get(data.session_name);
     if (row) {

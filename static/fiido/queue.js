@@ -42,6 +42,12 @@ function rowElement(row) {
     language.title = gettext("The customer's language");
     who.append(" ", language);
   }
+  if (row.customer_email) {
+    const email = document.createElement("span");
+    email.className = "row__email";
+    email.textContent = row.customer_email;
+    who.append(" ", email);
+  }
   if (row.status !== "bot_active" && row.unread_count > 0) {
     const unread = document.createElement("span");
     unread.className = "row__unread";

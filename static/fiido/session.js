@@ -167,6 +167,21 @@ bubbles.container.addEventListener("scroll", markRead, { passive: true });
 document.addEventListener("visibilitychange", markRead);
 window.addEventListener("focus", markRead);
 
+// The customer said who they are: the title and the details, live.
+function showCustomer(details) {
+  document.getElementById("title-name").textContent = details.customer_name || gettext("Visitor");
+  document.getElementById("customer-name").textContent = details.customer_name || "—";
+  const email = document.getElementById("customer-email");
+  if (details.customer_email) {
+    const link = document.createElement("a");
+    link.href = `mailto:${details.customer_email}`;
+    link.textContent = details.customer_email;
+    email.replaceChildren(link);
+  } else {
+    email.textContent = "—";
+  }
+}
+
 // The conversation was erased (404), or this agent may no longer see it
 // (401/403, a `revoked` event): the stream is over.
 function ended(why) {
@@ -200,6 +215,8 @@ const stream = openStream(`${api}/events`, {
       return;
     } else if (data.type === "note") {
       bubbles.add(data.note);
+    } else if (data.type === "customer") {
+      showCustomer(data);
     } else if (data.type === "status") {
       applyState(data);
     } else if (data.type === "deleted" || data.type === "revoked") {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -249,3 +250,35 @@ def test_bubbles_say_who_speaks_whatever_name_a_customer_chose(visitor, agent_us
     answered = conversations.post_agent_message(session, agent=agent_user, content="hello").message["html"]
     assert '<span class="bubble__tag">Customer</span>' in said
     assert '<span class="bubble__tag">Agent</span>' in answered
+
+
+def test_the_customer_says_who_they_are(client, published_events):
+    name = client.post("/api/sessions", b"{}", content_type="application/json").json()["session_name"]
+    url = f"/api/sessions/{name}"
+    with published_events() as sent:
+        response = client.patch(
+            url, {"customer_name": "Ann", "customer_email": "ann@example.com"}, content_type="application/json"
+        )
+    assert response.status_code == 200 and response.json()["status"] == "bot_active"
+    event = json.loads(sent[0][1]["data"])
+    assert event == {
+        "type": "customer",
+        "session_name": name,
+        "seq": event["seq"],
+        "customer_name": "Ann",
+        "customer_email": "ann@example.com",
+    }
+    assert "workbench.queue" in [group for group, _ in sent]  # queue rows show the name
+    for body, problem in (
+        ({"customer_email": "not an email"}, "customer_email"),
+        ({"customer_name": "x" * 101}, "customer_name"),
+        ({}, "customer_name, customer_email"),
+        ({"customer_name": 5}, "customer_name"),
+    ):
+        refused = client.patch(url, body, content_type="application/json")
+        assert refused.status_code == 400 and problem in refused.json()["error"], (body, refused.content)
+    session = ChatSession.objects.get(name=name)
+    assert (session.customer_name, session.customer_email) == ("Ann", "ann@example.com")
+    client.post(f"{url}/close", b"{}", content_type="application/json")
+    closed = client.patch(url, {"customer_name": "Bea"}, content_type="application/json")
+    assert closed.status_code == 409 and ChatSession.objects.get(name=name).customer_name == "Ann"

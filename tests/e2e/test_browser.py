@@ -99,6 +99,20 @@ def send(page, text: str) -> None:
     page.press("#composer-input", "Enter")
 
 
+def ask_for_a_person(page, name: str = "", email: str = "") -> None:
+    """*Talk to a person*: the page first asks who the customer is (both
+    optional; skipped when the shop already said), then escalates."""
+    page.click("#escalate")
+    page.wait_for_function(
+        "() => !document.getElementById('identify').hidden"
+        " || document.querySelector('[data-chat]').dataset.status !== 'bot_active'"
+    )
+    if page.locator("#identify").is_visible():
+        page.fill("#identify-name", name)
+        page.fill("#identify-email", email)
+        page.click("#identify button[type=submit]")
+
+
 def log_in(browser, base_url: str, username: str, password: str, **context_options):
     page = open_page(browser, f"{base_url}/workbench/login/", init_script=NOTIFICATION_SPY, **context_options)
     page.fill("#id_username", username)  # by id: the labels are in the browser's language
@@ -209,7 +223,7 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
         desk.locator(f'#bot [data-session="{other}"]').wait_for()
     assert desk.locator(f'#bot [data-session="{name}"]').count() == 1
 
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
     customer.get_by_text(re.compile(r"Waiting for an agent\. You are number 1 in the queue\.")).wait_for()
     customer.wait_for_selector("#waited:has-text('Waiting 0:')")
 
@@ -236,7 +250,7 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
 
     customer.get_by_text("Alice has joined the chat.").wait_for()
     assert_once(customer, "Alice has joined the chat")
-    assert customer.get_by_role("button", name="Talk to a person").is_hidden()
+    assert customer.locator("#escalate").is_hidden()
 
     # Messages both ways, once each on both pages.
     send(customer, "My D11 has not arrived yet.")
@@ -308,7 +322,7 @@ def test_connection_cut_resumes_without_losses_or_duplicates(browser, workers, r
     ensure_agent("alice", "alice-password", first_name="Alice")
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
     customer = open_page(browser, f"{first.url}/")
-    customer.get_by_role("button", name="Talk to a person").click()  # starts the conversation and asks
+    ask_for_a_person(customer)  # starts the conversation and asks
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
     customer.get_by_text(re.compile("Waiting for an agent")).wait_for()
@@ -351,7 +365,7 @@ def test_markup_in_names_and_messages_never_runs(browser, workers):
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
     assert_once(customer, PWNED)
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
 
     desk = log_in(browser, worker.url, "mallory", "mallory-password")
     desk.locator(f'#waiting [data-session="{name}"]').wait_for()
@@ -378,7 +392,7 @@ def test_a_second_agent_sees_why_takeover_failed(browser, workers, redis_url):
     ensure_agent("bob", "bob-password", first_name="Bob")
     first, second = start_workers(workers, 2, REDIS_URL=redis_url)
     customer = open_page(browser, f"{first.url}/")
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
 
@@ -467,7 +481,7 @@ def test_a_long_conversation_opens_on_its_latest_page_and_loads_earlier_ones(bro
     ensure_agent("alice", "alice-password", first_name="Alice")
     (worker,) = start_workers(workers, 1, REDIS_URL=redis_url)
     customer = open_page(browser, f"{worker.url}/")
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
     texts = [f"Line {i:02d} of a long story." for i in range(60)]

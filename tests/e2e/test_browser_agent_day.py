@@ -15,6 +15,7 @@ import pytest
 
 from chatbot import payloads
 from tests.e2e.test_browser import (
+    ask_for_a_person,
     assert_once,
     count,
     log_in,
@@ -71,7 +72,7 @@ def wait_notification(page, title: str) -> None:
 
 
 def escalate(page) -> None:
-    page.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(page)
     page.get_by_text(re.compile(r"Waiting for an agent")).first.wait_for()
 
 

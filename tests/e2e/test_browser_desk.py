@@ -10,7 +10,17 @@ import re
 import pytest
 
 from chatbot import payloads
-from tests.e2e.test_browser import assert_once, log_in, not_pwned, open_page, screenshot, send, start_workers, wait_live
+from tests.e2e.test_browser import (
+    ask_for_a_person,
+    assert_once,
+    log_in,
+    not_pwned,
+    open_page,
+    screenshot,
+    send,
+    start_workers,
+    wait_live,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
 
@@ -20,7 +30,7 @@ WIDE = {"viewport": {"width": 1100, "height": 800}}
 def customer_waiting(browser, base_url: str):
     """A customer who asked for a person (waiting, or already given to an agent under AUTO_ASSIGN)."""
     page = open_page(browser, f"{base_url}/", **WIDE)
-    page.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(page)
     page.wait_for_selector('[data-chat][data-status="pending_manual"], [data-chat][data-status="manual_live"]')
     wait_live(page, "[data-chat]")
     return page

@@ -12,7 +12,17 @@ import pytest
 from django.utils import translation
 
 from chatbot import payloads
-from tests.e2e.test_browser import assert_once, log_in, not_pwned, open_page, screenshot, send, session_name, wait_live
+from tests.e2e.test_browser import (
+    ask_for_a_person,
+    assert_once,
+    log_in,
+    not_pwned,
+    open_page,
+    screenshot,
+    send,
+    session_name,
+    wait_live,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
 
@@ -69,7 +79,7 @@ def test_a_german_customer_and_a_chinese_agent_each_read_their_own_language(brow
     send(customer, "Hallo, mein Fahrrad ist noch nicht da.")
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
-    customer.get_by_role("button", name=talk).click()
+    ask_for_a_person(customer)
     customer.get_by_text(js(customer, "Waiting for an agent.")).wait_for()
     assert js(customer, "Waiting for an agent.") != "Waiting for an agent."
 
@@ -129,7 +139,7 @@ def test_the_screenshots_in_english_too(browser, workers, redis_url):
     send(customer, "Hello, my bike has not arrived yet.")
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
     desk = log_in(browser, worker.url, "alice", "alice-password", **english)
     desk.goto(f"{worker.url}/workbench/sessions/{name}")
     wait_live(desk, "[data-conversation]")

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_browser import assert_once, log_in, open_page, send, session_name, wait_live
+from tests.e2e.test_browser import ask_for_a_person, assert_once, log_in, open_page, send, session_name, wait_live
 from tests.support import ROOT, Browserless, SSEReader, Supervisor, customer, free_port, need, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -251,7 +251,7 @@ def test_a_conversation_over_https_and_http2_survives_killed_workers(browser, pr
 
     assert_once(customer, "Hello through nginx.")
     customer.wait_for_selector(".bubble--bot >> nth=1")  # the bot answered
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
     customer.get_by_text(re.compile(r"Waiting for an agent")).wait_for()
 
     desk = log_in(browser, desk_url, "alice", "alice-password", **https)
