@@ -79,6 +79,8 @@ class ChatSession(models.Model):
             models.Index(fields=["updated_at"], name="session_updated"),
             models.Index(fields=["status", "closed_at"], name="session_status_closed"),
             models.Index(fields=["status", "last_activity_at"], name="session_status_activity"),
+            # History, newest first, paged by (created_at, id) (workbench/history.py).
+            models.Index(fields=["created_at", "id"], name="session_created"),
             # The customer's earlier conversations by email (iexact: UPPER(email) on PostgreSQL).
             models.Index(Upper("customer_email"), name="session_email_upper"),
         ]

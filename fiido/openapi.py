@@ -512,10 +512,40 @@ PATHS: dict[str, Any] = {
     },
     "/workbench/api/sessions": {
         "get": _op(
-            "A page of sessions in the given statuses (default: all but closed), waiting ones oldest first.",
+            "A page of sessions in the given statuses (default: all but closed), waiting ones oldest first; "
+            "with any of q, agent, since or until: the history, newest started first.",
             "agent",
             {"200": _json(_ref("SessionList"), "The sessions."), **_errors("BadRequest", "Unauthorized", "Forbidden")},
             parameters=[
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "description": "Words in the messages (all of them), or in the customer's name or email, or "
+                    "the conversation's name. At most 200 characters.",
+                    "schema": {"type": "string", "maxLength": 200},
+                },
+                {
+                    "name": "agent",
+                    "in": "query",
+                    "required": False,
+                    "description": "`me`, `anyone`, or an agent's username: conversations they held or wrote in.",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "since",
+                    "in": "query",
+                    "required": False,
+                    "description": "Started on or after this day (YYYY-MM-DD, TIME_ZONE).",
+                    "schema": {"type": "string", "format": "date"},
+                },
+                {
+                    "name": "until",
+                    "in": "query",
+                    "required": False,
+                    "description": "Started on or before this day (YYYY-MM-DD); not before `since`.",
+                    "schema": {"type": "string", "format": "date"},
+                },
                 {
                     "name": "status",
                     "in": "query",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sessions/<str:name>", views.session_page, name="session"),
     path("canned-replies", views.canned_replies_page, name="canned-replies"),
+    path("history", views.history_page, name="history"),
     path("api/sessions", views.session_list, name="api-sessions"),
     path("api/sessions/<str:name>", views.session_detail, name="api-session"),
     path("api/sessions/<str:name>/takeover", views.take_over, name="api-takeover"),

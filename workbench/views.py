@@ -17,7 +17,7 @@ from chatbot.models import ChatSession
 from chatbot.views import earlier_messages, posted_response
 from fiido.http import json_api, json_body
 from fiido.i18n import SESSION_LANGUAGE_KEY
-from workbench import assignment, canned, presence, reading
+from workbench import assignment, canned, history, presence, reading
 from workbench import selectors as workbench_selectors
 from workbench.models import AgentPreferences
 from workbench.permissions import agent_api, agent_required
@@ -65,8 +65,33 @@ def session_list(request: HttpRequest) -> JsonResponse:
     if unknown:
         raise InvalidInput(f"Unknown status: {', '.join(sorted(unknown))}.")
     limit = selectors.parse_list_limit(request.GET.get("limit"))
-    page = selectors.list_sessions(statuses, cursor=request.GET.get("cursor"), limit=limit)
+    if history.wanted(request.GET):  # q, agent, since, until: the history, newest first
+        filters = history.parse_filters(request.GET, viewer=request.user, statuses=statuses)
+        page = history.search(filters, cursor=request.GET.get("cursor"), limit=limit)
+    else:
+        page = selectors.list_sessions(statuses, cursor=request.GET.get("cursor"), limit=limit)
     return JsonResponse({**page, "sessions": workbench_selectors.with_unread(page["sessions"], request.user.pk)})
+
+
+@agent_required
+def history_page(request: HttpRequest) -> HttpResponse:
+    """Every conversation, newest first: by status, agent, dates and words (workbench/history.py)."""
+    raw = request.GET.get("status", "")
+    statuses = [raw] if raw in ChatSession.Status.values else []
+    error, page = "", {"sessions": [], "next": None}
+    try:
+        filters = history.parse_filters(request.GET, viewer=request.user, statuses=statuses)
+        page = history.search(filters, cursor=request.GET.get("cursor") or None, limit=selectors.SESSION_LIST_PAGE)
+    except InvalidInput as refused:
+        error = str(refused)
+    context = {
+        "page": page,
+        "error": error,
+        "form": {name: request.GET.get(name, "") for name in ("q", "status", "agent", "since", "until")},
+        "statuses": ChatSession.Status.choices,
+        "agents": workbench_selectors.agents_list(),
+    }
+    return render(request, "workbench/history.html", context, status=400 if error else 200)
 
 
 @json_api("GET")
