@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import idle, payloads
+from chatbot import idle, mail, payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed
@@ -132,6 +132,9 @@ def post_customer_message(session: ChatSession, *, content: Any, client_id: Any 
                 raise IllegalTransition("This conversation is closed.")
             changes = _Changes(locked)
             message = changes.message(Role.USER, content, client_id=client_uuid)
+            if locked.offline_request and locked.status != Status.PENDING_MANUAL:
+                locked.offline_request = False  # the customer is back: replies reach them here, not by email
+                changes.touch("offline_request")
             changes.save()
     except _Repeated as repeated:
         return repeated.earlier
@@ -140,14 +143,25 @@ def post_customer_message(session: ChatSession, *, content: Any, client_id: Any 
     return Posted(message=changes.payload_of(message), reply=reply, created=True)
 
 
-def escalate(session: ChatSession, *, reason: str = "") -> ChatSession:
-    """Ask for a person: ``bot_active`` -> ``pending_manual``."""
+def escalate(session: ChatSession, *, reason: str = "", offline: bool = False) -> ChatSession:
+    """Ask for a person: ``bot_active`` -> ``pending_manual``.
+
+    ``offline`` (support is closed, ``chatbot.hours``): a message left for
+    later. It needs the customer's email (400 without), waits in "Offline
+    requests" instead of the live queue, and agents' replies are emailed.
+    """
     reason = _optional_text(reason, "reason", REASON_MAX_CHARS)
     with transaction.atomic(durable=True):
         locked = _lock(session)
         _require(locked, Status.BOT_ACTIVE, "The conversation is not with the bot.")
+        if offline and not locked.customer_email:
+            raise InvalidInput("Support is closed: give your email (customer_email) so an agent can answer you.")
         changes = _Changes(locked)
+        locked.offline_request = offline
+        changes.touch("offline_request")
         _escalate_locked(changes, reason=reason)
+        if offline:
+            changes.system_message("offline_request")
         changes.save()
     return _settled(session, locked, changes)
 
@@ -301,7 +315,7 @@ def warn_idle(session: ChatSession, *, now: datetime, closes_at: datetime) -> bo
     """
     with transaction.atomic(durable=True):
         locked = _lock(session)
-        limit = idle.limit(locked.status)
+        limit = idle.limit_for(locked)
         if limit is None or locked.idle_warned_at is not None or locked.last_activity_at + limit != closes_at:
             return False
         changes = _Changes(locked)
@@ -323,7 +337,7 @@ def close_idle(session: ChatSession, *, now: datetime) -> bool:
     """
     with transaction.atomic(durable=True):
         locked = _lock(session)
-        limit = idle.limit(locked.status)
+        limit = idle.limit_for(locked)
         if limit is None or locked.last_activity_at + limit > now:
             return False
         changes = _Changes(locked)
@@ -350,6 +364,8 @@ def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content
                 raise NotAllowed("Only the agent in this conversation can send messages to it.")
             changes = _Changes(locked)
             message = changes.message(Role.AGENT, content, agent=agent, client_id=client_uuid)
+            if locked.offline_request and locked.customer_email:
+                mail.queue_reply(locked, message)  # the customer left: the reply goes by email too
             changes.save()
     except _Repeated as repeated:
         return repeated.earlier

@@ -13,7 +13,9 @@ can write, so for it that is the customer's activity).
 ``sweep`` runs inside every worker process every ``IDLE_SWEEP_SECONDS``
 (``fiido.periodic``: no scheduler to deploy), or from cron with
 ``manage.py close_idle_conversations``; several at once close each
-conversation once (the state machine re-checks under the row lock).
+conversation once (the state machine re-checks under the row lock). An
+offline request (left while support was closed) waits for an agent however
+long it takes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from chatbot.models import ChatSession
 
 Status = ChatSession.Status
 BATCH = 200  # conversations per status per sweep; the next sweep takes the rest
+
+
+def limit_for(session: ChatSession) -> timedelta | None:
+    """How long ``session`` may stay quiet (None: forever; an offline request waits)."""
+    if session.status == Status.PENDING_MANUAL and session.offline_request:
+        return None
+    return limit(session.status)
 
 
 def limit(status: str) -> timedelta | None:
@@ -58,14 +67,13 @@ def sweep(now: datetime | None = None) -> Swept:
         quiet_for = limit(status)
         if quiet_for is None:
             continue
-        due = ChatSession.objects.filter(status=status, last_activity_at__lte=now - quiet_for).order_by(
-            "last_activity_at"
-        )
+        # An offline request waits for the morning: it is answered by email, not closed.
+        quiet = ChatSession.objects.filter(status=status).exclude(status=Status.PENDING_MANUAL, offline_request=True)
+        due = quiet.filter(last_activity_at__lte=now - quiet_for).order_by("last_activity_at")
         for session in due[:BATCH]:
             done.closed += conversations.close_idle(session, now=now)
         if warning and warning < quiet_for:
-            soon = ChatSession.objects.filter(
-                status=status,
+            soon = quiet.filter(
                 idle_warned_at__isnull=True,
                 last_activity_at__lte=now - quiet_for + warning,
                 last_activity_at__gt=now - quiet_for,

@@ -70,6 +70,9 @@ class ChatSession(models.Model):
     # themselves by it (chatbot/idle.py); the warning before is noted once.
     last_activity_at = models.DateTimeField(default=timezone.now, editable=False)
     idle_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Asked for a person while support was closed: it waits in "Offline requests"
+    # (not the live queue), and agents' replies are emailed until the customer is back.
+    offline_request = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -197,6 +200,27 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} note #{self.seq}"
+
+
+class OutgoingEmail(models.Model):
+    """An email to a customer, written in the same transaction as what it tells
+    (an agent's reply to an offline request) and sent by ``chatbot.mail``
+    afterwards: a mail server that is down delays it, never loses it."""
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="emails")
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sent_at", "id"], name="email_unsent")]
+
+    def __str__(self) -> str:
+        return f"to {self.to}: {self.subject}"
 
 
 # ---------------------------------------------------------------------------

@@ -43,6 +43,9 @@ SYSTEM_TEXTS = {
     "customer_closed": gettext_lazy("The customer ended the chat"),
     "transferred": gettext_lazy("%(agent)s transferred the chat to %(to)s"),
     "returned_to_queue": gettext_lazy("%(agent)s returned the chat to the queue; the next agent will be with you soon"),
+    "offline_request": gettext_lazy(
+        "Nobody can answer right now. Your message is saved: an agent will answer by email, with a link back here."
+    ),
     "idle_warning": gettext_lazy("This chat will close in %(minutes)s minutes unless someone writes."),
     "idle_closed_minutes": gettext_lazy("This chat was closed after %(minutes)s minutes without activity."),
     "idle_closed_hours": gettext_lazy("This chat was closed after %(hours)s hours without activity."),
@@ -214,6 +217,7 @@ def status_event(session: ChatSession, *, previous: str, seq: int) -> dict[str, 
         "agent": agent_payload(session.assigned_agent),
         "escalation_reason": session.escalation_reason,
         "escalated_at": iso(session.escalated_at),
+        "offline_request": session.offline_request,
     }
 
 
@@ -243,6 +247,7 @@ def session_state(session: ChatSession) -> dict[str, Any]:
         "escalated_at": iso(session.escalated_at),
         "message_count": session.message_count,
         "last_event_id": session.last_seq,
+        "offline_request": session.offline_request,
         "created_at": iso(session.created_at),
         "updated_at": iso(session.updated_at),
     }

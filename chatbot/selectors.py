@@ -262,6 +262,7 @@ def session_row(session: ChatSession, last_message: Message | None = None) -> di
         **payloads.session_state(session),
         "customer_name": session.customer_name,
         "customer_email": session.customer_email,
+        "offline_request": session.offline_request,
         "language": session.language,
         "waiting_seconds": waiting,
         "last_message": (
@@ -282,9 +283,9 @@ def session_row(session: ChatSession, last_message: Message | None = None) -> di
 
 def queue_position(session: ChatSession) -> int | None:
     """The session's place in the agents' queue (1 = next), or None when it is not waiting."""
-    if session.status != Status.PENDING_MANUAL or session.escalated_at is None:
-        return None
-    ahead = ChatSession.objects.filter(status=Status.PENDING_MANUAL).filter(
+    if session.status != Status.PENDING_MANUAL or session.escalated_at is None or session.offline_request:
+        return None  # an offline request is in no queue: it is answered by email
+    ahead = ChatSession.objects.filter(status=Status.PENDING_MANUAL, offline_request=False).filter(
         Q(escalated_at__lt=session.escalated_at) | Q(escalated_at=session.escalated_at, id__lt=session.id)
     )
     return ahead.count() + 1
@@ -297,7 +298,7 @@ def queue_positions() -> dict[str, int]:
     """Every waiting conversation's place in the queue, by name (one query, the
     order ``queue_position`` counts in): what the hubs tell waiting customers."""
     names = (
-        ChatSession.objects.filter(status=Status.PENDING_MANUAL, escalated_at__isnull=False)
+        ChatSession.objects.filter(status=Status.PENDING_MANUAL, escalated_at__isnull=False, offline_request=False)
         .order_by("escalated_at", "id")
         .values_list("name", flat=True)[:POSITIONS_TOLD]
     )
@@ -396,24 +397,25 @@ def queue_snapshot(language: str | None = None) -> tuple[dict[str, Any], int]:
     """
     version = queue_version()
     sessions = ChatSession.objects.select_related("assigned_agent")
-    waiting = sessions.filter(status=Status.PENDING_MANUAL).order_by("escalated_at", "id")[:QUEUE_WAITING_SHOWN]
+    pending = sessions.filter(status=Status.PENDING_MANUAL).order_by("escalated_at", "id")
+    waiting = pending.filter(offline_request=False)[:QUEUE_WAITING_SHOWN]
+    offline = pending.filter(offline_request=True)[:QUEUE_WAITING_SHOWN]  # answered by email, oldest first
     live = sessions.filter(status=Status.MANUAL_LIVE).order_by("-updated_at")[:QUEUE_LIVE_SHOWN]
     recent = sessions.filter(status=Status.BOT_ACTIVE, updated_at__gte=timezone.now() - timedelta(days=1)).order_by(
         "-updated_at"
     )[:RECENT_BOT_SESSIONS]
-    counts = dict(
-        ChatSession.objects.filter(status__in=[Status.PENDING_MANUAL, Status.MANUAL_LIVE])
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
+    counts = ChatSession.objects.aggregate(
+        waiting=Count("id", filter=Q(status=Status.PENDING_MANUAL, offline_request=False)),
+        offline=Count("id", filter=Q(status=Status.PENDING_MANUAL, offline_request=True)),
+        live=Count("id", filter=Q(status=Status.MANUAL_LIVE)),
     )
     with translation.override(language or payloads.active_language()):
-        rows = session_rows([*waiting, *live, *recent])
-    waiting_total = counts.get(Status.PENDING_MANUAL, 0)
+        rows = session_rows([*waiting, *offline, *live, *recent])
+    waiting_total = counts["waiting"]
     event = {
         "type": "queue",
         "sessions": rows,
-        "counts": {"waiting": waiting_total, "live": counts.get(Status.MANUAL_LIVE, 0)},
+        "counts": counts,
         # The list API's cursor past the waiting rows shown (?status=pending_manual&cursor=...).
         "waiting_next": _cursor(QUEUE_WAITING_SHOWN) if waiting_total > QUEUE_WAITING_SHOWN else None,
     }

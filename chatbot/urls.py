@@ -11,6 +11,8 @@ urlpatterns = [
     # The page scripts' translations, in the customer's language (fiido/i18n.py).
     path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("api/sessions", views.start_session, name="start"),
+    path("api/support-status", views.support_status, name="support-status"),
+    path("resume/<str:token>", views.resume, name="resume"),
     path("api/sessions/<str:name>", views.session_detail, name="detail"),
     path("api/sessions/<str:name>/messages", views.messages, name="messages"),
     path("api/sessions/<str:name>/escalate", views.escalate, name="escalate"),

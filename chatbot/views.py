@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
-from chatbot import conversations, limits, payloads, selectors
+from chatbot import conversations, hours, limits, mail, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.conversations import Posted
 from fiido.http import json_api, json_body
@@ -23,6 +24,9 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     for a person (the page's script then starts the conversation), so loading
     the page, or a crawler, costs no rows."""
     session = selectors.current_customer_session(request.session)
+    chosen = request.GET.get("c")
+    if chosen and chosen in selectors.owned_names(request.session):  # one of theirs, closed ones too (an emailed link)
+        session = selectors.customer_session_for(request.session, chosen)
     state = selectors.session_with_history(session) if session else selectors.no_conversation_yet()
     context = {"session": session, "state": state, "typing_preview": settings.TYPING_PREVIEW}
     return render(request, "chatbot/chat.html", context)
@@ -82,7 +86,25 @@ def post_message(request: HttpRequest, name: str) -> JsonResponse:
 def escalate(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.access_customer_session(request, name)
     reason = json_body(request).get("reason", "")
-    return JsonResponse(customer_state(conversations.escalate(session, reason=reason)))
+    # Support closed (the hours, or nobody online): a message left to be answered by email.
+    offline = not hours.status()["open"]
+    return JsonResponse(customer_state(conversations.escalate(session, reason=reason, offline=offline)))
+
+
+@json_api("GET")
+def support_status(request: HttpRequest) -> JsonResponse:
+    """``{"open", "next_open"}``: whether a person answers now, and when the hours open next."""
+    return JsonResponse(hours.status())
+
+
+@require_safe
+def resume(request: HttpRequest, token: str) -> HttpResponse:
+    """An emailed link back into a conversation: this browser owns it again."""
+    session = mail.resumed_session(token)
+    if session is None:
+        return render(request, "chatbot/link_expired.html", status=400)
+    selectors.remember_owner(request, session)
+    return redirect(f"{reverse('chatbot:chat')}?c={session.name}")
 
 
 @json_api("POST")

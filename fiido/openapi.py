@@ -64,6 +64,10 @@ SCHEMAS: dict[str, Any] = {
             "escalated_at": _nullable(DATETIME),
             "message_count": {"type": "integer", "minimum": 0},
             "last_event_id": {"type": "integer", "minimum": 0, "description": "The session's newest event seq."},
+            "offline_request": {
+                "type": "boolean",
+                "description": "Asked for a person while support was closed: answered by email.",
+            },
             "created_at": DATETIME,
             "updated_at": DATETIME,
             "queue_position": _nullable(
@@ -499,6 +503,22 @@ PATHS: dict[str, Any] = {
             "customer",
             {"204": {"description": "Signalled."}, **_errors(*CUSTOMER_ERRORS, "TooManyRequests")},
             requestBody=_body("Typing"),
+        ),
+    },
+    "/api/support-status": {
+        "get": _op(
+            "Whether a person answers now (support hours, and an agent online), and when the hours open next.",
+            "customer",
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["open", "next_open"],
+                        "properties": {"open": {"type": "boolean"}, "next_open": _nullable(DATETIME)},
+                    },
+                    "Support's status.",
+                )
+            },
         ),
     },
     "/api/sessions/{name}/events": {

@@ -403,8 +403,37 @@ IDLE_WARNING_MINUTES = _env_int("IDLE_WARNING_MINUTES", 5, minimum=0)
 # How often each worker runs the idle sweep (fiido/periodic.py); 0: never in-process (use cron
 # and `manage.py close_idle_conversations`).
 IDLE_SWEEP_SECONDS = _env_int("IDLE_SWEEP_SECONDS", 30, minimum=0)
+
+# Support hours (chatbot/hours.py): "Mon-Fri 09:00-18:00; Sat 10:00-14:00" in SUPPORT_TIME_ZONE,
+# minus SUPPORT_HOLIDAYS (YYYY-MM-DD, comma-separated). Empty: always open. Outside them, or
+# (SUPPORT_OFFLINE_WITHOUT_AGENTS) while no agent has the workbench open, asking for a person
+# leaves a message answered by email.
+SUPPORT_HOURS = os.environ.get("SUPPORT_HOURS", "")
+SUPPORT_TIME_ZONE = os.environ.get("SUPPORT_TIME_ZONE", "UTC")
+SUPPORT_HOLIDAYS = os.environ.get("SUPPORT_HOLIDAYS", "")
+SUPPORT_OFFLINE_WITHOUT_AGENTS = _env_bool("SUPPORT_OFFLINE_WITHOUT_AGENTS", True)
+# Where the desk is reached from outside: links in emails (the reply to an offline request).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+RESUME_LINK_DAYS = _env_int("RESUME_LINK_DAYS", 14)  # how long an emailed link reopens its conversation
+MAIL_SWEEP_SECONDS = _env_int("MAIL_SWEEP_SECONDS", 5, minimum=0)  # how often the outbox is sent
+
+# Email (Django's framework): the console in development, SMTP otherwise.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 10)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")  # for the file backend
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Fiido support <support@localhost>")
+
 # Work each worker process runs every so often, with no scheduler to deploy: (dotted path, seconds).
-PERIODIC_JOBS = [("chatbot.idle.sweep", IDLE_SWEEP_SECONDS)]
+PERIODIC_JOBS = [("chatbot.idle.sweep", IDLE_SWEEP_SECONDS), ("chatbot.mail.send_pending", MAIL_SWEEP_SECONDS)]
 
 # ---------------------------------------------------------------------------
 # Bot

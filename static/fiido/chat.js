@@ -50,6 +50,7 @@ const state = {
   agentName: root.dataset.agentName || "",
   escalatedAt: root.dataset.escalatedAt || "",
   queuePosition: null,
+  offline: false, // an offline request: answered by email
   agentLeft: "",
   deleted: false,
 };
@@ -58,6 +59,7 @@ function statusText() {
   if (state.deleted) return gettext("This conversation was deleted.");
   switch (state.status) {
     case "pending_manual": {
+      if (state.offline) return gettext("Your message is saved. An agent will answer you by email.");
       const waiting = gettext("Waiting for an agent.");
       if (!state.queuePosition) return waiting;
       return `${waiting} ${format(gettext("You are number %(position)s in the queue."), { position: state.queuePosition })}`;
@@ -104,8 +106,11 @@ function applyState(next) {
   if (agent && agent.name) state.agentName = agent.name;
   if (next.escalated_at !== undefined) state.escalatedAt = next.escalated_at || "";
   if (next.queue_position !== undefined) state.queuePosition = next.queue_position;
+  if (next.offline_request !== undefined) state.offline = next.offline_request;
   render();
-  if (state.status === "pending_manual" && next.queue_position === undefined) refreshState();
+  if (state.status === "pending_manual" && next.queue_position === undefined && next.offline_request === undefined) {
+    refreshState();
+  }
 }
 
 async function refreshState() {
@@ -234,11 +239,46 @@ async function act(button, path, body) {
 // "Talk to a person" first asks who the customer is (both optional), unless they already said.
 const known = { name: root.dataset.customerName || "", email: root.dataset.customerEmail || "" };
 
-escalateButton.addEventListener("click", () => {
-  if (known.name || known.email) {
+// --- Support hours: when nobody can answer, asking for a person leaves a message for email.
+const supportLine = document.getElementById("support-status");
+let support = { open: true, next_open: null };
+
+async function readSupport() {
+  const { ok, data } = await getJSON("/api/support-status");
+  if (ok) support = data;
+  supportLine.hidden = support.open;
+  if (!support.open) {
+    const at = support.next_open ? new Date(support.next_open) : null;
+    supportLine.textContent = at
+      ? format(gettext("Support is closed. We are back %(time)s (your time)."), {
+          time: new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+            weekday: "long",
+            hour: "2-digit",
+            minute: "2-digit",
+          }).format(at),
+        })
+      : gettext("No agent is available right now.");
+  }
+  return support;
+}
+
+function offlineForm(offline) {
+  document.getElementById("identify-online").hidden = offline;
+  document.getElementById("identify-offline").hidden = !offline;
+  document.getElementById("identify-hint").hidden = offline;
+  document.getElementById("identify-hint-offline").hidden = !offline;
+  identifyEmail.required = offline;
+  document.getElementById("identify-submit").textContent = offline ? gettext("Leave a message") : gettext("Talk to a person");
+}
+
+escalateButton.addEventListener("click", async () => {
+  const { open } = await readSupport();
+  if (open && (known.name || known.email)) {
     act(escalateButton, "escalate", { reason: "Customer asked for a person" });
     return;
   }
+  offlineForm(!open);
+  if (!open && known.email) identifyEmail.value = known.email;
   identifyForm.hidden = false;
   escalateButton.hidden = true;
   identifyName.focus();
@@ -250,6 +290,11 @@ document.getElementById("identify-cancel").addEventListener("click", () => {
 identifyForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const details = { customer_name: identifyName.value.trim(), customer_email: identifyEmail.value.trim() };
+  if (identifyEmail.required && !details.customer_email) {
+    showError(errorBox, gettext("Please give your email, so an agent can answer you."));
+    identifyEmail.focus();
+    return;
+  }
   const submit = identifyForm.querySelector("button[type=submit]");
   submit.disabled = true;
   try {
@@ -278,4 +323,5 @@ setInterval(renderWaited, 1000);
 
 render();
 if (state.status === "pending_manual") refreshState();
+if (state.status === "bot_active") readSupport(); // say so at once when nobody can answer
 bubbles.scrollToEnd();

@@ -30,7 +30,16 @@ export const isMine = (row) => row.status === "manual_live" && row.assigned_agen
 const byTime = (key) => (a, b) => (Date.parse(a[key] || "") || 0) - (Date.parse(b[key] || "") || 0);
 
 export function waitingRows() {
-  return [...desk.rows.values()].filter((r) => r.status === "pending_manual").sort(byTime("escalated_at"));
+  return [...desk.rows.values()]
+    .filter((r) => r.status === "pending_manual" && !r.offline_request)
+    .sort(byTime("escalated_at"));
+}
+
+// Messages left while support was closed: answered by email, oldest first.
+export function offlineRows() {
+  return [...desk.rows.values()]
+    .filter((r) => r.status === "pending_manual" && r.offline_request)
+    .sort(byTime("escalated_at"));
 }
 
 export function waitedSeconds(row) {
@@ -207,7 +216,9 @@ function onEvent(data) {
     // A snapshot (on connect, and after anything may have been missed): alert
     // for whoever started waiting since the rows this page already had.
     const wasWaiting = (name) => desk.rows.get(name)?.status === "pending_manual";
-    const arrived = (data.sessions || []).filter((row) => row.status === "pending_manual" && !wasWaiting(row.session_name));
+    const arrived = (data.sessions || []).filter(
+      (row) => row.status === "pending_manual" && !row.offline_request && !wasWaiting(row.session_name),
+    );
     learnSnapshot(data);
     changed();
     if (baseline) for (const row of arrived) alertWaiting(row);
@@ -215,12 +226,15 @@ function onEvent(data) {
   } else if (data.type === "status") {
     const known = desk.rows.get(data.session_name);
     const row = known || { session_name: data.session_name, customer_name: "", last_message: null, unread_count: 0 };
-    const fresh = data.status === "pending_manual" && (!known || known.status !== "pending_manual");
-    if (data.previous !== data.status) {
-      if (data.status === "pending_manual") desk.waitingTotal += 1;
-      else if (data.previous === "pending_manual") desk.waitingTotal = Math.max(0, desk.waitingTotal - 1);
+    const offline = Boolean(data.offline_request);
+    const fresh = data.status === "pending_manual" && !offline && (!known || known.status !== "pending_manual");
+    const counted = (status, isOffline) => status === "pending_manual" && !isOffline;
+    if (counted(data.status, offline) !== counted(known?.status ?? data.previous, known?.offline_request ?? offline)) {
+      if (counted(data.status, offline)) desk.waitingTotal += 1;
+      else desk.waitingTotal = Math.max(0, desk.waitingTotal - 1);
     }
     Object.assign(row, {
+      offline_request: offline,
       status: data.status,
       assigned_agent: data.agent,
       escalated_at: data.escalated_at,

@@ -1,11 +1,24 @@
 // The agents' live queue (templates/workbench/queue.html), drawn from the desk (desk.js).
-import { desk, isMine, onChange, onConnection, onEnd, sessionUrl, startDesk, waitedSeconds, waitingCount, waitingRows } from "./desk.js";
+import {
+  desk,
+  isMine,
+  offlineRows,
+  onChange,
+  onConnection,
+  onEnd,
+  sessionUrl,
+  startDesk,
+  waitedSeconds,
+  waitingCount,
+  waitingRows,
+} from "./desk.js";
 import { startKeyboard } from "./keyboard.js";
 import { format, formatDuration, getJSON, gettext, localTime, pgettext, reasonText } from "./live.js";
 
 const root = document.querySelector("[data-queue]");
 const lists = {
   waiting: document.getElementById("waiting"),
+  offline: document.getElementById("offline"),
   mine: document.getElementById("mine"),
   others: document.getElementById("others"),
   bot: document.getElementById("bot"),
@@ -67,7 +80,9 @@ function rowElement(row) {
   last.append(message ? message.text : reasonText(row.escalation_reason) || gettext("No messages yet"));
   const meta = document.createElement("span");
   meta.className = "row__meta";
-  if (row.status === "pending_manual") {
+  if (row.status === "pending_manual" && row.offline_request) {
+    meta.textContent = format(gettext("left %(time)s"), { time: localTime(row.escalated_at) });
+  } else if (row.status === "pending_manual") {
     meta.classList.add("row__wait");
     meta.dataset.waitingSince = row.session_name;
     meta.textContent = waitingText(row);
@@ -100,6 +115,9 @@ function render() {
   const waiting = waitingRows();
   const live = all.filter((r) => r.status === "manual_live");
   fill(lists.waiting, waiting);
+  const offline = offlineRows();
+  fill(lists.offline, offline);
+  document.getElementById("offline-count").textContent = String(offline.length);
   fill(lists.mine, live.filter(isMine));
   fill(lists.others, live.filter((r) => !isMine(r)));
   fill(lists.bot, all.filter((r) => r.status === "bot_active").sort(newestFirst).slice(0, RECENT_BOT_ROWS));

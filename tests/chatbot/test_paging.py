@@ -86,7 +86,7 @@ def test_the_queue_snapshot_is_bounded_and_the_rest_is_paged(agent_user, record)
     snapshot, _ = selectors.queue_snapshot()
     shown = [row["session_name"] for row in snapshot["sessions"] if row["status"] == "pending_manual"]
     assert shown == waiting[: selectors.QUEUE_WAITING_SHOWN]
-    assert snapshot["counts"] == {"waiting": len(waiting), "live": 0}
+    assert snapshot["counts"] == {"waiting": len(waiting), "offline": 0, "live": 0}
     row_bytes = len(dumps(snapshot)) / len(snapshot["sessions"])
     record(
         "queue-bound",
