@@ -7,9 +7,11 @@ class ChatbotConfig(AppConfig):
 
     def ready(self) -> None:
         from chatbot import payloads, selectors
+        from fiido.metrics import register_queue_probe
         from fiido.realtime.hub import register_localizer, register_probe
 
         # The hub asks this which streams are behind (one query for many groups),
         # and has events rendered for readers of other languages with this.
         register_probe(selectors.latest_seqs)
         register_localizer(payloads.localized_event_json)
+        register_queue_probe(selectors.queue_stats)  # the queue gauges of /metrics

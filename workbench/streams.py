@@ -106,7 +106,7 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
         ),
     }
     frames = session_stream(session, last_event_id, send, language=viewer.language, **notes, **_watcher(scope, viewer))
-    await serve(receive, send, frames, caps=_caps(viewer, name))
+    await serve(receive, send, frames, caps=_caps(viewer, name), kind="agent")
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:
@@ -123,7 +123,7 @@ async def queue_events_endpoint(scope, receive, send) -> None:
         snapshot=lambda: db_call(workbench_selectors.queue_snapshot, viewer.user_id, viewer.language),
         **watcher,
     )
-    await serve(receive, send, frames, caps=_caps(viewer, "queue"))
+    await serve(receive, send, frames, caps=_caps(viewer, "queue"), kind="queue")
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).
