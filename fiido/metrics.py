@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.process_collector import ProcessCollector
 
 logger = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def authorized(authorization: str | None) -> int:
 
 def exposition() -> tuple[bytes, str]:
     """The Prometheus text and its content type (runs the queue probe: a database read)."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus reads
 
 
 async def endpoint(scope, receive, send) -> None:
