@@ -175,8 +175,10 @@ def test_a_conversation_across_two_machines_survives_worker_kills_and_a_redis_fa
                 what="the machine back on Redis",
             )
         agent_says("Redis is back")
-        post(desk, f"/workbench/api/sessions/{name}/close", {})
+        closed = post(desk, f"/workbench/api/sessions/{name}/close", {})
         everyone_has_everything()
+        for view in views:
+            wait_until(lambda v=view: v.ids() and v.ids()[-1] >= closed["last_event_id"], timeout=60, what="the close")
 
         for view in views:
             shown = [m["id"] for m in view.messages()]
