@@ -49,7 +49,8 @@ faults: $(VENV)/.installed-test messages
 	rm -f $(VENV)/faults.jsonl
 	FIIDO_REPORT_JSONL=$(abspath $(VENV))/faults.jsonl $(BIN)/python -m pytest -q tests/e2e/test_faults.py \
 		tests/e2e/test_soak.py tests/e2e/test_supervisor.py tests/test_api_fuzz.py tests/test_schemathesis.py \
-		tests/e2e/test_body_limit.py tests/e2e/test_stream_caps.py tests/chatbot/test_paging.py
+		tests/e2e/test_body_limit.py tests/e2e/test_stream_caps.py tests/chatbot/test_paging.py \
+		tests/e2e/test_sentinel.py tests/e2e/test_redis_shards.py tests/e2e/test_machines.py
 	$(BIN)/python -m tests.report $(VENV)/faults.jsonl > docs/RELIABILITY.md
 
 lint: $(VENV)/.installed-test

@@ -91,8 +91,10 @@ def scenarios(quick: bool) -> list[Scenario]:
 # ---------------------------------------------------------------------------
 def project_env(database: Path, redis_url: str, layer: str = "pubsub") -> dict[str, str]:
     """A worker's environment: production settings, but plain HTTP on loopback (no proxy in front)."""
+    # The bench runs on its own SQLite file: PostgreSQL-only settings of the caller's environment do not apply.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_POOL", "DATABASE_PGBOUNCER"))}
     return {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": f"sqlite:///{database}",
         "REDIS_URL": redis_url,
         "REDIS_CHANNEL_LAYER": layer,

@@ -7,6 +7,7 @@ class ChatbotConfig(AppConfig):
 
     def ready(self) -> None:
         from chatbot import payloads, selectors
+        from fiido.metrics import register_queue_probe
         from fiido.realtime.hub import register_localizer, register_positions, register_probe
 
         # The hub asks this which streams are behind (one query for many groups),
@@ -15,3 +16,4 @@ class ChatbotConfig(AppConfig):
         register_probe(selectors.latest_seqs)
         register_localizer(payloads.localized_event_json)
         register_positions(selectors.queue_positions)
+        register_queue_probe(selectors.queue_stats)  # the queue gauges of /metrics

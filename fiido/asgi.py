@@ -20,7 +20,7 @@ django_application = get_pooled_asgi_application()  # sets Django up before mode
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
-from fiido import periodic  # noqa: E402
+from fiido import logs, metrics, periodic  # noqa: E402
 from fiido.proxy import forwarded_scope  # noqa: E402
 from fiido.realtime.daphne_io import limit_request_bodies  # noqa: E402
 from fiido.realtime.stream import stream_refusal  # noqa: E402
@@ -51,9 +51,12 @@ async def application(scope, receive, send):
     if scope["type"] == "http":
         scope = forwarded_scope(scope)  # the client behind a trusted proxy (fiido/proxy.py)
         path = scope["path"]
+        if path == "/metrics":
+            return await metrics.endpoint(scope, receive, send)
         for pattern, endpoint in STREAM_ROUTES:
             match = pattern.match(path)
             if match:
+                logs.bind_stream(scope, match.groupdict().get("name"))
                 refused = stream_refusal(scope)
                 if refused is not None:
                     return await refused(send)

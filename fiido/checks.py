@@ -9,11 +9,14 @@ from django.core.checks import Warning, register
 @register(deploy=True)
 def check_channel_layer(app_configs, **kwargs) -> list[Warning]:
     """Without Redis, events never leave the process that wrote them."""
-    if not settings.DEBUG and not settings.REDIS_URL:
+    from fiido.redis_config import configured_hosts
+
+    if not settings.DEBUG and not configured_hosts():
         return [
             Warning(
-                "REDIS_URL is not set: the in-memory channel layer only delivers events inside one process.",
-                hint="Set REDIS_URL when running more than one worker.",
+                "Neither REDIS_URL nor REDIS_SENTINELS is set: the in-memory channel layer only delivers events "
+                "inside one process.",
+                hint="Set REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) when running more than one worker.",
                 id="fiido.W001",
             )
         ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from fiido.realtime.hub import current_hub
+from fiido.redis_config import configured_hosts, probe_client
 
 
 def _ping_database() -> str:
@@ -24,21 +24,24 @@ def _ping_database() -> str:
 
 
 async def _channel_layer_state() -> str:
-    if not settings.REDIS_URL:
+    """in-memory; redis while every Redis server of the layer answers; else degraded."""
+    hosts = configured_hosts()
+    if not hosts:
         return "in-memory"
     hub = current_hub()
     if hub is not None and hub.degraded:
         return "degraded"
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    clients = [probe_client(host) for host in hosts]
     try:
-        await asyncio.wait_for(client.ping(), 1.5)
-        return "redis"
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(client.ping() for client in clients), return_exceptions=True), 1.5
+        )
+        return "degraded" if any(isinstance(answer, BaseException) for answer in answers) else "redis"
     except Exception:  # noqa: BLE001
         return "degraded"
     finally:
-        await client.aclose()
+        for client in clients:
+            await client.aclose(close_connection_pool=True)
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:

@@ -52,16 +52,17 @@ async def _every(dotted: str, seconds: int) -> None:
 
 def _claimer(dotted: str, seconds: int):
     """A coroutine function that says whether this process runs this round."""
-    if not settings.REDIS_URL:
+    from fiido.redis_config import configured_hosts, probe_client
+
+    hosts = configured_hosts()
+    if not hosts:
 
         async def always() -> bool:
             return True
 
         return always
 
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    client = probe_client(hosts[0])
     key = f"{settings.REDIS_PREFIX}:periodic:{settings.DATABASES['default']['NAME']}:{dotted}"
 
     async def claim() -> bool:

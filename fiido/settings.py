@@ -18,6 +18,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from fiido import redis_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -105,6 +107,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so they see the whole chain: the request id for log lines
+    # (fiido/logs.py) and the latency by URL name (fiido/metrics.py).
+    "fiido.logs.RequestContextMiddleware",
+    "fiido.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -151,15 +157,44 @@ TEMPLATES = [
 # transactions take the write lock at BEGIN, so two workers never deadlock on a
 # read-to-write upgrade; the busy timeout makes a writer wait instead of
 # failing with "database is locked".
+_DATABASE_POOL = _env_bool("DATABASE_POOL", False)
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Request threads are a fixed pool (fiido/handler.py), so each keeps its
-        # connection; the health check replaces one the database dropped.
-        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0),
+        # connection; the health check replaces one the database dropped. With
+        # DATABASE_POOL a thread borrows a connection per request instead.
+        conn_max_age=0 if _DATABASE_POOL else _env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0),
         conn_health_checks=True,
     )
 }
+_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _DATABASE_POOL:
+    # psycopg's pool (Django 5.1+): each process holds at most
+    # DATABASE_POOL_MAX_SIZE connections, whatever its thread count; a thread
+    # that finds none free waits up to DATABASE_POOL_TIMEOUT seconds.
+    if not _POSTGRES:
+        raise ImproperlyConfigured("DATABASE_POOL needs PostgreSQL (DATABASE_URL=postgres://...).")
+    if os.environ.get("DATABASE_CONN_MAX_AGE", "0") not in {"", "0"}:
+        raise ImproperlyConfigured("DATABASE_POOL and DATABASE_CONN_MAX_AGE exclude each other: the pool keeps them.")
+    _pool_min = _env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0)
+    _pool_max = _env_int("DATABASE_POOL_MAX_SIZE", 10)
+    if _pool_min > _pool_max:
+        raise ImproperlyConfigured("DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE.")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": _pool_min,
+        "max_size": _pool_max,
+        "timeout": _env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1),
+    }
+# Behind PgBouncer in transaction mode a transaction may run on any server
+# connection: no server-side cursors (they outlive a transaction), and no
+# prepared statements (psycopg's are off by default in Django).
+DATABASE_PGBOUNCER = _env_bool("DATABASE_PGBOUNCER", False)
+if DATABASE_PGBOUNCER:
+    if not _POSTGRES:
+        raise ImproperlyConfigured("DATABASE_PGBOUNCER needs PostgreSQL (DATABASE_URL=postgres://...).")
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 # Requests served at once per process (fiido/handler.py); each thread keeps one
 # database connection.
 WEB_THREADS = _env_int("WEB_THREADS", 16)
@@ -288,7 +323,20 @@ WHITENOISE_USE_FINDERS = True  # serve from static/ without a collectstatic step
 # ---------------------------------------------------------------------------
 # Realtime
 # ---------------------------------------------------------------------------
+# Redis (fiido/redis_config.py): one server (REDIS_URL, rediss:// for TLS),
+# several for fan-out (a comma-separated REDIS_URL), or masters followed
+# through failovers by Sentinel (REDIS_SENTINELS + REDIS_SENTINEL_MASTER).
+# The channel layer, the cache and the probes all use REDIS_HOSTS.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_SENTINELS = _env_list("REDIS_SENTINELS", [])
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "")
+REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD", "")  # the masters' in the Sentinel form
+REDIS_SENTINEL_PASSWORD = os.environ.get("REDIS_SENTINEL_PASSWORD", "")
+REDIS_SENTINEL_TLS = _env_bool("REDIS_SENTINEL_TLS", False)
+REDIS_TLS_CA_FILE = os.environ.get("REDIS_TLS_CA_FILE", "")
+REDIS_TLS_CERT_FILE = os.environ.get("REDIS_TLS_CERT_FILE", "")
+REDIS_TLS_KEY_FILE = os.environ.get("REDIS_TLS_KEY_FILE", "")
+REDIS_HOSTS = redis_config.hosts_from_environ(os.environ)
 # Every key and pub/sub channel this deployment uses in Redis starts with this,
 # so two deployments sharing one Redis never see each other's events or
 # counters (pub/sub ignores the database number in REDIS_URL). The default is
@@ -300,30 +348,23 @@ REDIS_PREFIX = os.environ.get("REDIS_PREFIX") or (
 # "pubsub" (default) or "core": which channels_redis layer carries events; the
 # README's "Channel layer choice" section gives the measurements.
 REDIS_CHANNEL_LAYER = os.environ.get("REDIS_CHANNEL_LAYER", "pubsub")
-if REDIS_URL:
-    if REDIS_CHANNEL_LAYER == "pubsub":
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 60}], "prefix": REDIS_PREFIX},
-            }
+if REDIS_CHANNEL_LAYER not in {"pubsub", "core"}:
+    raise ImproperlyConfigured("REDIS_CHANNEL_LAYER must be 'pubsub' or 'core'")
+if REDIS_HOSTS and REDIS_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": REDIS_HOSTS, "prefix": REDIS_PREFIX},
         }
-    elif REDIS_CHANNEL_LAYER == "core":
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {
-                    # socket_timeout above BZPOPMIN's 5 s, or receive() times
-                    # out on an idle, healthy Redis (redis-py 8 default is 5 s).
-                    "hosts": [{"address": REDIS_URL, "socket_timeout": 60}],
-                    "prefix": REDIS_PREFIX,
-                    "capacity": 1000,
-                    "expiry": 30,
-                },
-            }
+    }
+elif REDIS_HOSTS:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Each host's socket_timeout is above BZPOPMIN's 5 s (fiido/redis_config.py).
+            "CONFIG": {"hosts": REDIS_HOSTS, "prefix": REDIS_PREFIX, "capacity": 1000, "expiry": 30},
         }
-    else:
-        raise ImproperlyConfigured("REDIS_CHANNEL_LAYER must be 'pubsub' or 'core'")
+    }
 else:
     # One process only: events do not cross workers without Redis.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -353,20 +394,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # ---------------------------------------------------------------------------
 # Cache and rate limits (fiido.ratelimits, on django-ratelimit)
 # ---------------------------------------------------------------------------
-# Counters must be shared by every worker: Redis when REDIS_URL is set (under
+# Counters must be shared by every worker: Redis when one is configured (under
 # its own key prefix, beside the channel layer's keys). Without REDIS_URL the
 # service is one process anyway (in-memory channel layer), so a process-local
 # cache counts exactly.
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"{REDIS_PREFIX}-cache",
-            # A Redis outage must not stall requests; fiido.ratelimits fails open.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-    }
+if REDIS_HOSTS:
+    # On the first Redis server (several are shards of the channel layer, and
+    # Django's RedisCache would take the others for replicas).
+    CACHES = {"default": redis_config.cache_config(REDIS_HOSTS, f"{REDIS_PREFIX}-cache")}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fiido"}}
 RATELIMIT_USE_CACHE = "default"
@@ -447,11 +482,30 @@ LLM_MODEL = os.environ.get("LLM_MODEL", "")
 # ---------------------------------------------------------------------------
 # Logging
 # ---------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line with the worker, request id and
+# conversation (fiido/logs.py); plain: for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "fiido.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "fiido.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# ---------------------------------------------------------------------------
+# Metrics (fiido/metrics.py)
+# ---------------------------------------------------------------------------
+# GET /metrics answers 404 while this is unset, 401 without
+# "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# The worker label of every sample; supervisor sets it per process
+# (deploy/supervisord.conf). Unset: <host name>:<pid>.
+WORKER_ID = os.environ.get("WORKER_ID", "")

@@ -15,6 +15,9 @@ TITLES = {
     "worker-killed": "A worker dies (`kill -9` under supervisord)",
     "redis-outage-under-load": "Redis dies under load",
     "redis-paused-under-writes": "Redis hangs (paused, not dead) under writes",
+    "sentinel-failover": "The Redis master dies under Sentinel (`kill -9` under traffic)",
+    "redis-shard-lost": "One of two Redis servers dies (fan-out over two)",
+    "two-machines": "Two machines: worker kills on both sides and a Redis failover",
     "sqlite-contention": "Two workers contend for SQLite",
     "slow-reader": "A slow reader",
     "soak": "A soak with invariants",
@@ -38,6 +41,16 @@ WHAT = {
     "(the publish is queued and sent from the event loop within `PUBLISH_TIMEOUT_SECONDS`), and the rate "
     "limits' cache gives up after its 0.5 s socket timeout, then is skipped for a second: the worst write is "
     "about that timeout.",
+    "sentinel-failover": "A Redis master, a replica and three Sentinels (`down-after-milliseconds` 1000); six "
+    "conversations with a stream on each of two workers, an agent sending 20 messages/s through both workers. "
+    "The master is killed with SIGKILL; Sentinel promotes the replica, the workers follow it without a restart "
+    "(the layer's gap is read from the database). The worst delay is the failover's worst delivery delay.",
+    "redis-shard-lost": "Two Redis servers carry the layer's groups (`REDIS_URL` a comma list), streams on two "
+    "workers. One server is killed: conversations on the other stay live (no database catch-up, per the workers' "
+    "`/metrics`), those on the lost server are polled from the database every second; then it returns.",
+    "two-machines": "Two supervisor groups (own sockets, run directories and metrics ports) on one database and "
+    "one Sentinel set; a customer on one, an agent on the other, a whole conversation while a worker is killed "
+    "on each side and the Redis master is killed. Streams reconnect with `Last-Event-ID` as browsers do.",
     "sqlite-contention": "Eight clients post as fast as they can to two workers sharing the default SQLite "
     "file (WAL, IMMEDIATE transactions, 30 s busy timeout); each also gets the bot's "
     "reply until the bot hands the conversation to a person.",

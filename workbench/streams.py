@@ -108,7 +108,7 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
     }
     frames = session_stream(session, last_event_id, send, language=viewer.language, **notes, **_watcher(scope, viewer))
     async with get_presence().connected(viewer.user_id):  # an agent with a workbench page open is online
-        await serve(receive, send, frames, caps=_caps(viewer, name))
+        await serve(receive, send, frames, caps=_caps(viewer, name), kind="agent")
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:
@@ -126,7 +126,7 @@ async def queue_events_endpoint(scope, receive, send) -> None:
         **watcher,
     )
     async with get_presence().connected(viewer.user_id):
-        await serve(receive, send, frames, caps=_caps(viewer, "queue"))
+        await serve(receive, send, frames, caps=_caps(viewer, "queue"), kind="queue")
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

@@ -11,6 +11,10 @@ when the layer is down, or a heartbeat is due, it asks the app's *probe* for
 each group's newest seq and tells the streams that are behind to catch up
 from the database. After an outage it joins its groups again (the core layer
 forgets them when Redis restarts) and makes every stream catch up.
+
+With several Redis servers (the layer's groups spread over them) each is
+checked on its own: one that is down degrades only the streams whose groups
+it carries, and only they poll the database.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
+from fiido import metrics
 from fiido.realtime.groups import WAITING_GROUP
 from fiido.realtime.publish import LAYER_MESSAGE_TYPE, publisher
+from fiido.realtime.shards import shard_of
 from fiido.realtime.sse import encode
+from fiido.redis_config import configured_hosts, describe, probe_client
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +94,9 @@ async def db_call(function: Callable, *args):
         except (InterfaceError, OperationalError):
             connection.close()
             return function(*args)
+        finally:
+            if connection.settings_dict["OPTIONS"].get("pool"):
+                connection.close()  # back to the pool (DATABASE_POOL): the pool bounds connections, not threads
 
     return await sync_to_async(run, thread_sensitive=False)()
 
@@ -98,13 +108,22 @@ class Envelope:
     is in the default language, and the app's localizer renders it for others.
     """
 
-    __slots__ = ("_frames", "audience", "data", "final", "group", "seq")
+    __slots__ = ("_frames", "at", "audience", "data", "final", "group", "seq")
 
-    def __init__(self, seq: int, data: str, final: bool = False, group: str = "", audience: str = "") -> None:
+    def __init__(
+        self,
+        seq: int,
+        data: str,
+        final: bool = False,
+        group: str = "",
+        at: float | None = None,
+        audience: str = "",
+    ) -> None:
         self.seq = seq  # its number in its group's log; 0 for a notice (no log)
         self.data = data
         self.final = final  # the stream's last frame: sent without an id, then the stream ends
         self.group = group
+        self.at = at  # when it was published (time.time()), for the delivery lag metric
         self.audience = audience  # "customers": not for agents' streams of the group (their own typing)
         self._frames: dict[tuple[str | None, bool], bytes] = {}
 
@@ -194,21 +213,22 @@ class Subscription:
         self._items: deque = deque()
         self._waiter: asyncio.Future | None = None
 
-    def push(self, item: Envelope | Signal) -> None:
+    def push(self, item: Envelope | Signal) -> bool:
+        """Hand ``item`` to the stream; True when it was written to the client here and now."""
         items = self._items
         waiter = self._waiter
         if type(item) is Envelope and item.audience and self.side is not None:
-            return  # a customers-only notice; agents' streams (those with a side log) skip it
+            return False  # a customers-only notice; agents' streams (those with a side log) skip it
         if self.direct is not None and not items and waiter is not None and not waiter.done():
             # Parked with nothing queued: everything up to ``last`` is written.
             if type(item) is Envelope:
                 if item.group == self.group and item.seq == self.last + 1 and self._write(item.with_id(self.language)):
                     self.last = item.seq
-                    return
+                    return True
                 if item.seq == 0 and not item.final and self._write(item.without_id(self.language)):
-                    return  # a notice (typing, an alert)
+                    return False  # a notice (typing, an alert): not an event, no lag to measure
             elif item.frame is not None and self._write(item.frame):
-                return  # a heartbeat, a queue position
+                return False  # a heartbeat, a queue position
         if len(items) >= INBOX_LIMIT:
             # Too far behind: drop what is queued and re-read the database.
             items.clear()
@@ -216,6 +236,7 @@ class Subscription:
         items.append(item)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        return False
 
     def _write(self, frame: bytes) -> bool:
         try:
@@ -239,13 +260,14 @@ class Hub:
 
     def __init__(self, layer) -> None:
         self.layer = layer
-        self.redis_url = settings.REDIS_URL if not isinstance(layer, InMemoryChannelLayer) else ""
+        # The layer's Redis servers (fiido/redis_config.py); none in memory.
+        self.hosts = configured_hosts() if not isinstance(layer, InMemoryChannelLayer) else []
         self.groups: dict[str, set[Subscription]] = {}
         self.channel: str | None = None
-        self.degraded = False
+        self.down: set[int] = set()  # servers (by index in hosts) the hub cannot reach
         self._channel_ready = asyncio.Event()
         self._joins: dict[str, asyncio.Future] = {}
-        self._polling_until = 0.0
+        self._polling_until: dict[int, float] = {}  # server -> keep polling its groups until (after recovery)
         self._next_heartbeat = time.monotonic() + settings.SSE_HEARTBEAT_SECONDS
         self._background: set[asyncio.Task] = set()
         self._positions_task: asyncio.Task | None = None
@@ -257,10 +279,15 @@ class Hub:
 
     # -- public --------------------------------------------------------------
     @property
+    def degraded(self) -> bool:
+        """Some Redis server of the layer is unreachable (its streams poll the database)."""
+        return bool(self.down)
+
+    @property
     def state(self) -> str:
-        if not self.redis_url:
+        if not self.hosts:
             return "in-memory"
-        return "degraded" if self.degraded else "redis"
+        return "degraded" if self.down else "redis"
 
     async def subscribe(
         self,
@@ -317,7 +344,7 @@ class Hub:
             await asyncio.wait_for(self._channel_ready.wait(), LAYER_CALL_TIMEOUT)
             await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_CALL_TIMEOUT)
         except Exception as error:  # noqa: BLE001 - streams poll until the hub rejoins
-            self._set_degraded(error)
+            self._set_degraded(error, self._shard(group) if self.channel is not None else None)
         finally:
             self._joins.pop(group, None)
 
@@ -359,15 +386,21 @@ class Hub:
             return
         members = self.groups.get(message["group"])
         if members:
+            at = message.get("at")
             envelope = Envelope(
                 message["seq"],
                 message["data"],
                 message.get("final", False),
                 message["group"],
+                at,
                 message.get("audience", ""),
             )
+            written = 0
             for subscription in members:
-                subscription.push(envelope)
+                if subscription.push(envelope):
+                    written += 1
+            if written and at is not None:
+                metrics.observe_lag(at, written)  # one bucket update for all the streams written here
 
     # -- queue positions -----------------------------------------------------
     def refresh_positions(self) -> None:
@@ -399,24 +432,22 @@ class Hub:
 
     # -- clock ---------------------------------------------------------------
     async def _clock(self) -> None:
-        client = None
-        if self.redis_url:
-            import redis.asyncio as aioredis
-
-            client = aioredis.from_url(
-                self.redis_url, socket_timeout=1, socket_connect_timeout=1, retry_on_timeout=False
-            )
+        clients = [probe_client(host) for host in self.hosts]
         while True:
             await asyncio.sleep(CLOCK_SECONDS)
             try:
-                if client is not None:
-                    await self._check_layer(client)
+                if clients:
+                    await self._check_layer(clients)
                 now = time.monotonic()
                 heartbeat_due = now >= self._next_heartbeat
                 if heartbeat_due:
                     self._next_heartbeat = now + settings.SSE_HEARTBEAT_SECONDS
-                if heartbeat_due or self.degraded or now < self._polling_until:
+                polled = self.down | {shard for shard, until in self._polling_until.items() if now < until}
+                if heartbeat_due:
                     await self._catch_up_lagging()
+                elif polled:
+                    await self._catch_up_lagging(polled)
+                if heartbeat_due or polled:
                     self.refresh_positions()
                 if heartbeat_due:
                     self._broadcast(Signal(encode({"type": "heartbeat", "at": _now_iso()})))
@@ -428,42 +459,59 @@ class Hub:
             except Exception:
                 logger.exception("Realtime hub clock tick failed")
 
-    async def _check_layer(self, client) -> None:
-        try:
-            await client.ping()
-        except Exception as error:  # noqa: BLE001
-            self._set_degraded(error)
-            return
-        if self.degraded:
-            await self._recover()
+    async def _check_layer(self, clients: list) -> None:
+        """Ping every Redis server at once; recover those that answer again."""
+        answers = await asyncio.gather(*(client.ping() for client in clients), return_exceptions=True)
+        for shard, answer in enumerate(answers):
+            if isinstance(answer, BaseException):
+                self._set_degraded(answer, shard)
+            elif shard in self.down:
+                await self._recover(shard)
 
-    async def _recover(self) -> None:
-        """Join every group again, then make every stream re-read the database."""
+    async def _recover(self, shard: int) -> None:
+        """Join the server's groups again, then make their streams re-read the database."""
         if self.channel is None:
             return  # the reader has not got a channel yet; try again next tick
+        groups = [group for group in list(self.groups) if self._shard(group) == shard]
         try:
-            for group in list(self.groups):
+            for group in groups:
                 await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_CALL_TIMEOUT)
         except Exception as error:  # noqa: BLE001
             logger.debug("Rejoining groups failed: %s", error)
             return
-        self.degraded = False
-        self._polling_until = time.monotonic() + RECOVERY_GRACE_SECONDS
-        logger.warning("Channel layer reachable again; %d groups rejoined.", len(self.groups))
-        self._broadcast(CATCH_UP)
+        self.down.discard(shard)
+        self._polling_until[shard] = time.monotonic() + RECOVERY_GRACE_SECONDS
+        logger.warning("Channel layer reachable again%s; %d groups rejoined.", self._name(shard), len(groups))
+        for subscription in self._streams():
+            if self._shard(subscription.group) == shard:
+                subscription.push(CATCH_UP)
 
-    def _set_degraded(self, error: BaseException) -> None:
-        if not self.degraded:
+    def _set_degraded(self, error: BaseException, shard: int | None = None) -> None:
+        """Mark one server (or, when the failure names none, every one) as down."""
+        shards = set(range(len(self.hosts) or 1)) if shard is None else {shard}
+        for index in sorted(shards - self.down):
             logger.warning(
-                "Channel layer unavailable (%s); streams read the database every %.0f s.",
+                "Channel layer unavailable%s (%s); its streams read the database every %.0f s.",
+                self._name(index),
                 error or type(error).__name__,
                 CLOCK_SECONDS,
             )
-        self.degraded = True
+        self.down |= shards
 
-    async def _catch_up_lagging(self) -> None:
-        """Tell every stream whose group has events it has not sent to catch up."""
+    def _shard(self, group: str) -> int:
+        if len(self.hosts) < 2:
+            return 0
+        return shard_of(self.layer, group)
+
+    def _name(self, shard: int) -> str:
+        return f" ({describe(self.hosts[shard])})" if len(self.hosts) > 1 else ""
+
+    async def _catch_up_lagging(self, shards: set[int] | None = None) -> None:
+        """Tell every stream whose group has events it has not sent to catch up
+        (only those whose groups the servers ``shards`` carry, when given)."""
         streams = list(self._streams())
+        if shards is not None and len(self.hosts) > 1:
+            streams = [s for s in streams if self._shard(s.group) in shards]
         if not streams:
             return
         if _probe is None:
@@ -540,6 +588,11 @@ def get_hub() -> Hub:
         hub = _hubs[loop] = Hub(layer)
         publisher.attach(loop)
     return hub
+
+
+def all_hubs() -> list[Hub]:
+    """Every running hub of this process (one per server loop; for metrics)."""
+    return list(_hubs.values())
 
 
 def current_hub() -> Hub | None:

@@ -76,6 +76,12 @@ return gone
 """
 
 
+def _uses_redis() -> bool:
+    from fiido.redis_config import configured_hosts
+
+    return bool(configured_hosts())
+
+
 def register_announcer(announcer: Announcer) -> None:
     global _announcer
     _announcer = announcer
@@ -113,12 +119,14 @@ class _LocalStore:
 
 
 class _RedisStore:
-    def __init__(self, url: str) -> None:
-        import redis.asyncio as aioredis
+    """On the first configured Redis server (a Sentinel set follows its master)."""
+
+    def __init__(self) -> None:
+        from fiido.redis_config import configured_hosts, probe_client
 
         self.prefix = _namespace()
         self.online_key = self.prefix + "online"
-        self.client = aioredis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self.client = probe_client(configured_hosts()[0])
         self.ttl_ms = int(settings.SSE_HEARTBEAT_SECONDS * 1500)  # refreshed every heartbeat
         self._join = self.client.register_script(_JOIN)
         self._leave = self.client.register_script(_LEAVE)
@@ -140,7 +148,7 @@ class Presence:
     """This process's open streams per user, and its part in the shared record."""
 
     def __init__(self) -> None:
-        self.store = _RedisStore(settings.REDIS_URL) if settings.REDIS_URL else _LocalStore()
+        self.store = _RedisStore() if _uses_redis() else _LocalStore()
         self.counts: dict[int, int] = {}
         self._leaving: dict[int, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task] = set()
@@ -253,11 +261,11 @@ _sync_client = None
 def online_ids() -> set[int]:
     """The users online on any worker (a short Redis read; call it off the event loop)."""
     global _sync_client
-    if settings.REDIS_URL:
-        import redis
+    if _uses_redis():
+        from fiido.redis_config import configured_hosts, sync_client
 
         if _sync_client is None:
-            _sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+            _sync_client = sync_client(configured_hosts()[0])
         try:
             return {int(user) for user in _sync_client.smembers(_namespace() + "online")}
         except Exception as error:  # noqa: BLE001 - nobody counts as online while Redis is away

@@ -16,7 +16,9 @@ once from the committing thread, under the same single deadline.
 
 A batch that fails or runs out of time is dropped, with one warning until the
 layer answers again, and the layer is skipped for ``RETRY_AFTER_FAILURE_SECONDS``:
-streams then read what they missed from the database (hub catch-up).
+streams then read what they missed from the database (hub catch-up). With
+several Redis servers each has its own deadline and its own failures: a
+server that is down costs only the groups it carries.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from fiido import metrics
 from fiido.realtime.groups import QUEUE_GROUP, agents_group, session_group
+from fiido.realtime.shards import shard_count, shard_of
 from fiido.realtime.sse import dumps
 
 logger = logging.getLogger(__name__)
@@ -66,28 +70,39 @@ class StoredEvent:
 class _LayerHealth:
     """Log one warning when publishing starts failing, one line when it recovers."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.name = name  # " (redis://b:6379)" when the layer has several servers
         self.failing_since: float | None = None
 
     def failed(self, error: BaseException) -> None:
         if self.failing_since is None:
             logger.warning(
-                "Channel layer unreachable (%s); events are stored and streams "
+                "Channel layer unreachable%s (%s); events are stored and streams "
                 "catch up from the database until it returns.",
+                self.name,
                 error or type(error).__name__,
             )
         self.failing_since = time.monotonic()
 
     def succeeded(self) -> None:
         if self.failing_since is not None:
-            logger.warning("Channel layer reachable again; live delivery resumed.")
+            logger.warning("Channel layer reachable again%s; live delivery resumed.", self.name)
             self.failing_since = None
 
     def should_skip(self) -> bool:
         return self.failing_since is not None and time.monotonic() - self.failing_since < RETRY_AFTER_FAILURE_SECONDS
 
 
-_health = _LayerHealth()
+_healths: dict[int, _LayerHealth] = {0: _LayerHealth()}  # by Redis server (index in the layer's hosts)
+_health = _healths[0]
+
+
+def _health_of(shard: int) -> _LayerHealth:
+    health = _healths.get(shard)
+    if health is None:
+        health = _healths[shard] = _LayerHealth(f" (server {shard})")
+    return health
+
 
 # A message for the layer: (group, {"type", "group", "seq", "data", "final"}).
 Outgoing = tuple[str, dict]
@@ -129,6 +144,9 @@ class Publisher:
 
     def submit(self, messages: Sequence[Outgoing]) -> None:
         """Queue ``messages`` for the layer; never blocks on I/O while a server loop runs."""
+        now = time.time()
+        for _, message in messages:
+            message["at"] = now  # committed now: the delivery lag metric starts here
         loop = self._loop
         if loop is None or loop.is_closed():
             send_now(messages)
@@ -224,15 +242,31 @@ def send_now(messages: Sequence[Outgoing]) -> None:
 
 
 async def send_batch(messages: list[Outgoing]) -> None:
-    """Send ``messages`` in order within one deadline; a failure is logged, never raised."""
-    if _health.should_skip():
+    """Send ``messages`` in order within one deadline per Redis server (the
+    servers side by side); a failure is logged, never raised."""
+    layer = get_channel_layer()
+    if shard_count(layer) == 1:
+        return await _send_to_shard(0, messages)
+    parts: dict[int, list[Outgoing]] = {}
+    for group, message in messages:
+        parts.setdefault(shard_of(layer, group), []).append((group, message))
+    await asyncio.gather(*(_send_to_shard(shard, part) for shard, part in parts.items()))
+
+
+async def _send_to_shard(shard: int, messages: list[Outgoing]) -> None:
+    health = _health_of(shard)
+    if health.should_skip():
+        metrics.stats.published_dropped += len(messages)
         return
     try:
         await asyncio.wait_for(_send_all(messages), settings.PUBLISH_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 - the events are stored; the streams catch up
-        _health.failed(error)
+        health.failed(error)
+        metrics.stats.publish_failures += 1
+        metrics.stats.published_dropped += len(messages)
     else:
-        _health.succeeded()
+        health.succeeded()
+        metrics.stats.published += len(messages)
 
 
 async def _send_all(messages: list[Outgoing]) -> None:

@@ -22,6 +22,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
+from fiido import metrics
 from fiido.realtime import daphne_io
 from fiido.realtime.caps import Key, stream_caps
 from fiido.realtime.hub import CATCH_UP, RECHECK, DirectWrite, Envelope, Signal, Subscription, get_hub
@@ -122,6 +123,8 @@ async def session_events(
                 if item.seq == subscription.last + 1:
                     subscription.last = item.seq
                     yield item.with_id(language)
+                    if item.at is not None:
+                        metrics.observe_lag(item.at)
                     continue
                 # A gap: something was published and not received; fill it from the database.
             elif item is RECHECK:
@@ -132,11 +135,13 @@ async def session_events(
                 continue
             while True:
                 rows = await fetch_after(subscription.last)
+                metrics.stats.catch_ups += 1
                 for seq, data in rows:
                     if seq > subscription.last + 1:
                         _skip_missing(group, subscription.last + 1, seq - 1)
                     if seq > subscription.last:
                         subscription.last = seq
+                        metrics.stats.catch_up_events += 1
                         yield encode(data, id=seq)
                 if len(rows) < CATCH_UP_BATCH:
                     break
@@ -195,6 +200,8 @@ async def queue_events(
                 yield item.without_id()
                 if item.final:
                     return
+                if item.at is not None:
+                    metrics.observe_lag(item.at)
             elif item is CATCH_UP:
                 event, subscription.last = await snapshot()
                 yield encode(event)
@@ -219,21 +226,26 @@ TOO_MANY_STREAMS = "Too many open streams for this conversation or address. Clos
 TOO_MANY_STREAMS_RETRY_SECONDS = b"10"
 
 
-async def serve(receive, send, frames: AsyncIterator[bytes], *, caps: Iterable[tuple[Key, int]] = ()) -> None:
+async def serve(
+    receive, send, frames: AsyncIterator[bytes], *, caps: Iterable[tuple[Key, int]] = (), kind: str = "customer"
+) -> None:
     """Send ``frames`` as an SSE response until the client goes away.
 
     ``caps`` are the (key, limit) pairs this stream counts against
     (``fiido.realtime.caps``): over one, it is refused with 429 before it
     reads anything. A disconnect cancels the stream at whatever it awaits;
     its ``finally`` clauses leave the hub, and the response ends quietly.
+    ``kind`` (customer, agent, queue) labels it in the metrics.
     """
     lease = stream_caps.acquire(caps)
     if lease is None:
         await frames.aclose()
         return await send_json_error(send, 429, TOO_MANY_STREAMS, [(b"retry-after", TOO_MANY_STREAMS_RETRY_SECONDS)])
+    metrics.stats.streams[kind] += 1
     try:
         await _serve(receive, send, frames)
     finally:
+        metrics.stats.streams[kind] -= 1
         lease.release()
 
 
@@ -269,6 +281,7 @@ async def _serve(receive, send, frames: AsyncIterator[bytes]) -> None:
                     # A client that stopped reading: cut it off rather than buffer
                     # without bound. It reconnects with Last-Event-ID and loses nothing.
                     logger.info("Closed a stream whose client stopped reading (%d bytes queued)", client.queued_bytes())
+                    metrics.stats.slow_readers_cut += 1
                     client.abort()
                     return
         # The stream ended (its final event was sent, or the fallback's budget is spent).
