@@ -6,7 +6,9 @@ class ChatbotConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self) -> None:
-        from chatbot import payloads, selectors
+        from chatbot import hours, payloads, selectors
+
+        hours.configured()  # a malformed SUPPORT_HOURS stops the worker now, naming the setting
         from fiido.metrics import register_queue_probe
         from fiido.realtime.hub import register_localizer, register_positions, register_probe
 

@@ -35,3 +35,17 @@ def check_llm_settings(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(deploy=True)
+def check_site_url(app_configs, **kwargs) -> list[Warning]:
+    """Emails to customers (replies to offline requests) link back by SITE_URL."""
+    if not settings.DEBUG and not settings.SITE_URL.startswith(("https://", "http://")):
+        return [
+            Warning(
+                "SITE_URL is not set: the links in emails to customers would not open anything.",
+                hint="Set SITE_URL to the address customers reach the desk at, e.g. https://desk.example.com.",
+                id="fiido.W004",
+            )
+        ]
+    return []

@@ -110,7 +110,9 @@ def _matching(query: QuerySet, q: str) -> QuerySet:
         said = Message.objects.all()
         for word in q.split():
             said = said.filter(content__icontains=word)
-    return query.filter(direct | Q(pk__in=said.order_by().values("session_id")))
+    # EXISTS, not IN: for a common word the planner can walk the newest
+    # conversations and stop at a page; for a rare one it starts from the index.
+    return query.filter(direct | Exists(said.filter(session=OuterRef("pk"))))
 
 
 def _date(raw: str | None, name: str) -> date | None:

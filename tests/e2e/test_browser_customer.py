@@ -5,10 +5,12 @@ agent's page. ``FIIDO_SCREENSHOTS=docs/screenshots`` saves the screenshots."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.e2e.test_browser import assert_once, log_in, not_pwned, open_page, screenshot, send, start_workers, wait_live
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
 
@@ -64,3 +66,58 @@ def test_the_customer_says_who_they_are_and_the_agent_sees_it_live(browser, work
     assert desk.locator("#composer-input").is_disabled()
     assert desk.locator("#take-over").is_hidden() and desk.locator("#join").is_hidden()
     not_pwned(customer, desk)
+
+
+def test_after_hours_a_message_is_answered_by_email_with_a_link_back(browser, workers, redis_url, agent_user, tmp_path):
+    today = datetime.now(UTC).date().isoformat()
+    outbox = tmp_path / "mail"
+    first, second = start_workers(
+        workers,
+        2,
+        REDIS_URL=redis_url,
+        SUPPORT_HOURS="Mon-Sun 08:00-20:00",
+        SUPPORT_HOLIDAYS=today,  # closed all day, whatever the time the test runs
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(outbox),
+        MAIL_SWEEP_SECONDS="1",
+    )
+    customer = open_page(browser, f"{first.url}/", **WIDE)
+    customer.locator("#support-status", has_text="Support is closed. We are back").wait_for()
+    send(customer, "My bike's display stays dark")
+    wait_live(customer, "[data-chat]")
+    name = customer.get_attribute("[data-chat]", "data-session")
+    customer.click("#escalate")
+    customer.locator("#identify-offline").wait_for()
+    customer.fill("#identify-name", "Dee")
+    customer.click("#identify button[type=submit]")  # no email: asked for it
+    customer.get_by_text("Please give your email, so an agent can answer you.").wait_for()
+    customer.fill("#identify-email", "dee@example.com")
+    customer.click("#identify button[type=submit]")
+    customer.get_by_text("Your message is saved. An agent will answer you by email.").wait_for()
+    screenshot(customer, "chat-after-hours.png")
+
+    desk = log_in(browser, second.url, "alice", "alice-password", **WIDE)
+    row = desk.locator(f'#offline [data-session="{name}"]')
+    row.wait_for()
+    assert desk.locator(f'#waiting [data-session="{name}"]').count() == 0
+    screenshot(desk, "workbench-offline-requests.png")
+    row.locator("a").click()
+    wait_live(desk, "[data-conversation]")
+    desk.click("#take-over")
+    send(desk, "Hold the power button for ten seconds, Dee.")
+    assert_once(desk, "Hold the power button for ten seconds, Dee.")
+
+    wait_until(lambda: outbox.exists() and list(outbox.iterdir()), timeout=30, what="the email")
+    (email,) = list(outbox.iterdir())
+    text = email.read_text()
+    assert "To: dee@example.com" in text and "Hold the power button for ten seconds, Dee." in text
+    link = re.search(r"(/resume/\S+)", text).group(1)
+
+    # Later, in another browser (the customer's phone): the link opens the same conversation.
+    phone = open_page(browser, f"{second.url}{link}", **WIDE)
+    wait_live(phone, "[data-chat]")
+    assert phone.get_attribute("[data-chat]", "data-session") == name
+    assert_once(phone, "My bike's display stays dark", "Hold the power button for ten seconds, Dee.")
+    send(phone, "That worked, thank you!")
+    assert_once(desk, "That worked, thank you!")
+    not_pwned(customer, desk, phone)
