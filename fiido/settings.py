@@ -184,8 +184,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ---------------------------------------------------------------------------
 # Sessions and auth
 # ---------------------------------------------------------------------------
-# Sessions live in the shared database so every worker sees the same visitor.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the shared database so every worker sees the same visitor:
+# Django's database store, loaded with one plain SELECT (fiido/sessions.py).
+SESSION_ENGINE = "fiido.sessions"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
