@@ -1,10 +1,18 @@
 """The conversation state machine (DESIGN §2): one function per action.
 
-Each function validates its input, locks the session row, checks that the
-current status allows the action (else ``IllegalTransition``, 409) and that the
-caller may make it (else ``NotAllowed``, 403), writes the change with its event
-rows in one transaction, and hands the events to ``publish_on_commit``. This
-module is the only place that writes events and the only place that publishes.
+Each function takes the conversation as a ``ChatSession`` or by its name,
+validates its input, locks the session row (an unknown name is
+``SessionNotFound``, 404), checks that the current status allows the action
+(else ``IllegalTransition``, 409) and that the caller may make it (else
+``NotAllowed``, 403), writes the change with its event rows in one
+transaction, and hands the events to ``publish_on_commit``. This module is
+the only place that writes events and the only place that publishes.
+
+Views pass the name: the locked read is then the only read of the row (a
+view that read it first, for its 404, read it twice). The order every client
+sees stays 404 → 400 → 409 → 403: input is checked before the lock, and
+only when it is refused is the name looked up first (``_checked``), so an
+unknown conversation is a 404 whatever the body says.
 
 Race safety lives in the database: every action runs under
 ``select_for_update`` on PostgreSQL; SQLite transactions are ``IMMEDIATE``
@@ -18,8 +26,9 @@ import json
 import logging
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,15 +41,20 @@ from django.utils.translation import gettext_lazy
 from chatbot import payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
-from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
+from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed, SessionNotFound
 from chatbot.models import ChatSession, Event, Message
+from chatbot.selectors import SESSION_NAME
 from fiido.realtime import StoredEvent, publish_on_commit
 from fiido.realtime.sse import dumps
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Status = ChatSession.Status
 Role = Message.Role
+
+# A conversation as the actions take it: the row, or its public name (views pass the name).
+Conversation = ChatSession | str
 
 BOT_HISTORY_MESSAGES = 20  # how much of the conversation the bot sees
 BOT_MISSES_BEFORE_HANDOFF = 3  # unanswered questions in a row before a person is called
@@ -82,15 +96,14 @@ def start(*, customer_name: str = "", customer_email: str = "", language: str | 
     return session
 
 
-def post_customer_message(session: ChatSession, *, content: Any, client_id: Any = None) -> Posted:
+def post_customer_message(session: Conversation, *, content: Any, client_id: Any = None) -> Posted:
     """Store a customer message; in ``bot_active`` the bot answers it.
 
     The message is committed (and published) before the bot is asked, so a
     slow or failing bot never loses it, and the session is not locked while
     the bot thinks.
     """
-    content = _message_content(content)
-    client_uuid = _client_uuid(client_id)
+    content, client_uuid = _checked(session, lambda: (_message_content(content), _client_uuid(client_id)))
     try:
         with transaction.atomic(durable=True):
             locked = _lock(session)
@@ -107,9 +120,9 @@ def post_customer_message(session: ChatSession, *, content: Any, client_id: Any 
     return Posted(message=changes.payload_of(message), reply=reply, created=True)
 
 
-def escalate(session: ChatSession, *, reason: str = "") -> ChatSession:
+def escalate(session: Conversation, *, reason: str = "") -> ChatSession:
     """Ask for a person: ``bot_active`` -> ``pending_manual``."""
-    reason = _optional_text(reason, "reason", REASON_MAX_CHARS)
+    reason = _checked(session, lambda: _optional_text(reason, "reason", REASON_MAX_CHARS))
     with transaction.atomic(durable=True):
         locked = _lock(session)
         _require(locked, Status.BOT_ACTIVE, "The conversation is not with the bot.")
@@ -119,7 +132,7 @@ def escalate(session: ChatSession, *, reason: str = "") -> ChatSession:
     return _refresh(session, locked)
 
 
-def cancel_escalation(session: ChatSession) -> ChatSession:
+def cancel_escalation(session: Conversation) -> ChatSession:
     """Stop waiting for a person: ``pending_manual`` -> ``bot_active``."""
     with transaction.atomic(durable=True):
         locked = _lock(session)
@@ -133,7 +146,7 @@ def cancel_escalation(session: ChatSession) -> ChatSession:
 # ---------------------------------------------------------------------------
 # Agent actions
 # ---------------------------------------------------------------------------
-def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
+def take_over(session: Conversation, *, agent: AbstractBaseUser) -> ChatSession:
     """Give a waiting conversation to ``agent``: ``pending_manual`` -> ``manual_live``.
 
     Exactly one of several concurrent callers wins, across processes: the
@@ -153,7 +166,7 @@ def take_over(session: ChatSession, *, agent: AbstractBaseUser) -> ChatSession:
     return _refresh(session, locked)
 
 
-def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
+def release(session: Conversation, *, by: AbstractBaseUser) -> ChatSession:
     """Hand a live conversation back to the bot: ``manual_live`` -> ``bot_active``.
 
     Only the assigned agent may release, or a superuser forcing it.
@@ -170,7 +183,7 @@ def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
     return _refresh(session, locked)
 
 
-def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSession:
+def close(session: Conversation, *, by: AbstractBaseUser | None = None) -> ChatSession:
     """End the conversation; ``by`` is None when the customer ends it.
 
     Agents may close a session they hold, or any session still waiting in
@@ -194,10 +207,11 @@ def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSe
     return _refresh(session, locked)
 
 
-def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None) -> Posted:
+def post_agent_message(
+    session: Conversation, *, agent: AbstractBaseUser, content: Any, client_id: Any = None
+) -> Posted:
     """Store a message from the agent holding a ``manual_live`` conversation."""
-    content = _message_content(content)
-    client_uuid = _client_uuid(client_id)
+    content, client_uuid = _checked(session, lambda: (_message_content(content), _client_uuid(client_id)))
     try:
         with transaction.atomic(durable=True):
             locked = _lock(session)
@@ -323,12 +337,37 @@ class _Changes:
         publish_on_commit(self.events)
 
 
-def _lock(session: ChatSession) -> ChatSession:
-    return ChatSession.objects.select_for_update(of=("self",)).select_related("assigned_agent").get(pk=session.pk)
+def _lock(session: Conversation) -> ChatSession:
+    """The conversation's row, locked until the transaction ends; ``SessionNotFound`` if there is none."""
+    rows = ChatSession.objects.select_for_update(of=("self",)).select_related("assigned_agent")
+    try:
+        if isinstance(session, ChatSession):
+            return rows.get(pk=session.pk)
+        if not SESSION_NAME.fullmatch(session):  # never issued; and PostgreSQL refuses a NUL in a query
+            raise SessionNotFound()
+        return rows.get(name=session)
+    except ChatSession.DoesNotExist:
+        raise SessionNotFound() from None
 
 
-def _refresh(session: ChatSession, locked: ChatSession) -> ChatSession:
-    """Copy the committed state onto the caller's instance, and return it."""
+def _checked(session: Conversation, check: Callable[[], T]) -> T:
+    """``check()``, the input's validation; when it refuses the input, a
+    conversation that does not exist is a 404 first (the order every client sees)."""
+    try:
+        return check()
+    except InvalidInput:
+        if not isinstance(session, ChatSession) and not (
+            SESSION_NAME.fullmatch(session) and ChatSession.objects.filter(name=session).exists()
+        ):
+            raise SessionNotFound() from None
+        raise
+
+
+def _refresh(session: Conversation, locked: ChatSession) -> ChatSession:
+    """Copy the committed state onto the caller's instance and return it; with
+    only a name, return the locked instance."""
+    if not isinstance(session, ChatSession):
+        return locked
     for field in ChatSession._meta.concrete_fields:
         setattr(session, field.attname, getattr(locked, field.attname))
     session.assigned_agent = locked.assigned_agent

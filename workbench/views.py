@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from chatbot import conversations, payloads, selectors
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
-from chatbot.views import earlier_messages, posted_response
-from fiido.http import json_api, json_body
+from chatbot.views import conversation_body, earlier_messages, posted_response
+from fiido.http import json_api
 from fiido.i18n import SESSION_LANGUAGE_KEY
 from workbench.models import AgentPreferences
 from workbench.permissions import agent_api, agent_required
@@ -56,37 +56,35 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     return JsonResponse(selectors.session_with_history(selectors.get_session(name)))
 
 
+# The actions hand the state machine the conversation's name: its locked read
+# is the only read of the row, and an unknown name is its 404.
 @json_api("POST")
 @agent_api
 def take_over(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.get_session(name)
-    return JsonResponse(payloads.session_state(conversations.take_over(session, agent=request.user)))
+    return JsonResponse(payloads.session_state(conversations.take_over(name, agent=request.user)))
 
 
 @json_api("POST")
 @agent_api
 def release(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.get_session(name)
-    return JsonResponse(payloads.session_state(conversations.release(session, by=request.user)))
+    return JsonResponse(payloads.session_state(conversations.release(name, by=request.user)))
 
 
 @json_api("POST")
 @agent_api
 def close(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.get_session(name)
-    return JsonResponse(payloads.session_state(conversations.close(session, by=request.user)))
+    return JsonResponse(payloads.session_state(conversations.close(name, by=request.user)))
 
 
 @json_api("GET", "POST")
 @agent_api
 def messages(request: HttpRequest, name: str) -> JsonResponse:
     """GET: a page of earlier messages (``?before=<seq>&limit=``); POST: send one."""
-    session = selectors.get_session(name)
     if request.method == "GET":
-        return earlier_messages(request, session)
-    data = json_body(request)
+        return earlier_messages(request, selectors.get_session(name))
+    data = conversation_body(request, name)
     posted = conversations.post_agent_message(
-        session, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
+        name, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
     )
     return posted_response(posted)
 
