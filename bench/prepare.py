@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         SessionStore,
         {
             SESSION_KEY: str(agent.pk),
-            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],  # as the login form would
             HASH_SESSION_KEY: agent.get_session_auth_hash(),
         },
         expiry,

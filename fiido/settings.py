@@ -194,6 +194,11 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_FAILURE_VIEW = "fiido.http.csrf_failure"
 
+# Django's ModelBackend, with the agent flag loaded with the user in one query
+# (workbench/backends.py). Django's own stays listed for logins made before it
+# (their sessions name it); AgentBackend refuses every login it does not accept.
+AUTHENTICATION_BACKENDS = ["workbench.backends.AgentBackend", "django.contrib.auth.backends.ModelBackend"]
+
 LOGIN_URL = "workbench:login"
 LOGIN_REDIRECT_URL = "workbench:queue"
 LOGOUT_REDIRECT_URL = "workbench:login"
