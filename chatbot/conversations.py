@@ -14,10 +14,17 @@ sees stays 404 → 400 → 409 → 403: input is checked before the lock, and
 only when it is refused is the name looked up first (``_checked``), so an
 unknown conversation is a 404 whatever the body says.
 
-Race safety lives in the database: every action runs under
-``select_for_update`` on PostgreSQL; SQLite transactions are ``IMMEDIATE``
-(settings), so they take the database's write lock at ``BEGIN``. Either way a
-second writer waits, then sees the first one's result.
+Race safety lives in the database: every action locks the session row
+(``SELECT … FOR UPDATE`` on PostgreSQL); SQLite transactions are
+``IMMEDIATE`` (settings), so they take the database's write lock at
+``BEGIN``. Either way a second writer waits, then sees the first one's result.
+
+The statements every message runs (the lock, the message and event inserts,
+the session update) are written as plain SQL through ``fiido.db.rows``: the
+ORM's query building cost several times the database's work (``bench/NOTES.md``,
+third round). They skip ``save()``: ``ChatSession``, ``Message`` and ``Event``
+override no ``save`` and nobody listens to their save signals
+(``tests/chatbot/test_conversations.py`` checks both).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
@@ -44,6 +51,7 @@ from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed, SessionNotFound
 from chatbot.models import ChatSession, Event, Message
 from chatbot.selectors import SESSION_NAME
+from fiido.db import rows
 from fiido.realtime import StoredEvent, publish_on_commit
 from fiido.realtime.sse import dumps
 
@@ -268,7 +276,7 @@ class _Changes:
 
     def _append(self, kind: str, seq: int, data: dict[str, Any], *, message=None, to_queue: bool) -> None:
         text = dumps(data)
-        Event.objects.create(session=self.session, seq=seq, kind=kind, payload=text, message=message)
+        rows.insert(Event(session=self.session, seq=seq, kind=kind, payload=text, message=message))
         self.events.append(StoredEvent(self.session.name, seq, text, to_queue))
 
     def message(
@@ -292,7 +300,8 @@ class _Changes:
             "params": params or {},
         }
         if client_id is None:
-            message = Message.objects.create(client_id=uuid.uuid4(), **fields)
+            message = Message(client_id=uuid.uuid4(), **fields)
+            rows.insert(message)
         else:
             message = _create_once(client_id, fields)
         self.session.message_count += 1
@@ -333,21 +342,42 @@ class _Changes:
         return self._payloads[message.id]
 
     def save(self) -> None:
-        self.session.save(update_fields=sorted(self._fields))
+        rows.update(self.session, sorted(self._fields))  # session.save(update_fields=...)
         publish_on_commit(self.events)
 
 
 def _lock(session: Conversation) -> ChatSession:
-    """The conversation's row, locked until the transaction ends; ``SessionNotFound`` if there is none."""
-    rows = ChatSession.objects.select_for_update(of=("self",)).select_related("assigned_agent")
-    try:
-        if isinstance(session, ChatSession):
-            return rows.get(pk=session.pk)
-        if not SESSION_NAME.fullmatch(session):  # never issued; and PostgreSQL refuses a NUL in a query
-            raise SessionNotFound()
-        return rows.get(name=session)
-    except ChatSession.DoesNotExist:
-        raise SessionNotFound() from None
+    """The conversation's row with its assigned agent, locked until the
+    transaction ends; ``SessionNotFound`` if there is none.
+
+    ``select_for_update(of=("self",)).select_related("assigned_agent")`` by
+    primary key or name, as one plain ``SELECT``.
+    """
+    if isinstance(session, ChatSession):
+        key, value = "id", session.pk
+    elif SESSION_NAME.fullmatch(session):  # never issued; and PostgreSQL refuses a NUL in a query
+        key, value = "name", session
+    else:
+        raise SessionNotFound()
+    sessions, connection = rows.table(ChatSession, write=True)
+    agents, _ = rows.table(ChatSession._meta.get_field("assigned_agent").related_model)
+    sql = (
+        f"SELECT {sessions.columns('s')}, {agents.columns('a')} FROM {sessions.name} s"
+        f" LEFT JOIN {agents.name} a ON a.{agents.column('id')} = s.{sessions.column('assigned_agent_id')}"
+        f" WHERE s.{sessions.column(key)} = %s"
+    )
+    if connection.features.has_select_for_update:  # PostgreSQL; SQLite's IMMEDIATE transaction holds the lock
+        sql += " FOR UPDATE OF s" if connection.features.has_select_for_update_of else " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ChatSession._meta.get_field(key).get_db_prep_value(value, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        raise SessionNotFound()
+    locked = sessions.instance(row[: sessions.width], connection)
+    locked.assigned_agent = (
+        agents.instance(row[sessions.width :], connection) if locked.assigned_agent_id is not None else None
+    )
+    return locked
 
 
 def _checked(session: Conversation, check: Callable[[], T]) -> T:
@@ -397,20 +427,18 @@ class _Repeated(Exception):
 def _create_once(client_uuid: uuid.UUID, fields: dict[str, Any]) -> Message:
     """Insert a client's message, or raise ``_Repeated`` if its ``client_id`` is stored.
 
-    The unique constraint decides, inside a savepoint, so the usual case (a
-    new message) costs no look-up; a client retrying after a lost response
-    gets what its first send produced. A ``client_id`` someone else used is a 400.
+    The unique constraint decides (``ON CONFLICT DO NOTHING`` on its columns:
+    no savepoint, no look-up in the usual case, a new message); a client
+    retrying after a lost response gets what its first send produced. A
+    ``client_id`` someone else used is a 400. Any other constraint raises.
     """
-    try:
-        with transaction.atomic():
-            return Message.objects.create(client_id=client_uuid, **fields)
-    except IntegrityError:
-        earlier = _sent_before(fields["session"], client_uuid)
-        if earlier is None:
-            raise  # some other constraint
-        if not _same_sender(earlier, fields["role"], fields["agent"]):
-            raise InvalidInput("client_id is already used by another message.") from None
-        raise _Repeated(_outcome(earlier)) from None
+    message = Message(client_id=client_uuid, **fields)
+    if rows.insert(message, on_conflict=("session_id", "client_id")):
+        return message
+    earlier = _sent_before(fields["session"], client_uuid)  # there: the session is locked
+    if not _same_sender(earlier, fields["role"], fields["agent"]):
+        raise InvalidInput("client_id is already used by another message.")
+    raise _Repeated(_outcome(earlier))
 
 
 def _raise_if_repeated(
