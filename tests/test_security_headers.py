@@ -202,7 +202,7 @@ def test_production_settings():
         "RATE_LIMIT_MESSAGES_PER_ADDRESS": "60/m",
         "RATE_LIMIT_SESSIONS": "10/m",
         "RATE_LIMIT_LOGINS": "5/m",
-        "CACHE": "django.core.cache.backends.redis.RedisCache",
+        "CACHE": "fiido.cache.RedisCache",
     }
 
 
