@@ -359,11 +359,13 @@ def _lock(session: Conversation) -> ChatSession:
         key, value = "name", session
     else:
         raise SessionNotFound()
+    assigned_agent = ChatSession._meta.get_field("assigned_agent")
     sessions, connection = rows.table(ChatSession, write=True)
-    agents, _ = rows.table(ChatSession._meta.get_field("assigned_agent").related_model)
+    agents, _ = rows.table(assigned_agent.related_model)
     sql = (
         f"SELECT {sessions.columns('s')}, {agents.columns('a')} FROM {sessions.name} s"
-        f" LEFT JOIN {agents.name} a ON a.{agents.column('id')} = s.{sessions.column('assigned_agent_id')}"
+        f" LEFT JOIN {agents.name} a ON a.{agents.column(assigned_agent.target_field.attname)}"
+        f" = s.{sessions.column(assigned_agent.attname)}"
         f" WHERE s.{sessions.column(key)} = %s"
     )
     if connection.features.has_select_for_update:  # PostgreSQL; SQLite's IMMEDIATE transaction holds the lock

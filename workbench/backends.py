@@ -52,15 +52,18 @@ class AgentBackend(ModelBackend):
         user_model = get_user_model()
         users, connection = rows.table(user_model)
         groups, _ = rows.table(Group)
-        membership = user_model.groups.through
-        members, _ = rows.table(membership)
-        member_user = members.column(user_model.groups.field.m2m_column_name(), "m")
-        member_group = members.column(user_model.groups.field.m2m_reverse_name(), "m")
+        relation = user_model._meta.get_field("groups")  # the many-to-many, through auth's membership table
+        members, _ = rows.table(relation.remote_field.through)
+        through = relation.remote_field.through._meta
+        member_user = members.column(through.get_field(relation.m2m_field_name()).attname, "m")
+        member_group = members.column(through.get_field(relation.m2m_reverse_field_name()).attname, "m")
+        user_pk = users.column(user_model._meta.pk.attname, "u")
         sql = (
             f"SELECT {users.columns('u')}, EXISTS ("
-            f"SELECT 1 FROM {members.name} m JOIN {groups.name} g ON g.{groups.column('id')} = {member_group} "
-            f"WHERE {member_user} = u.{users.column(user_model._meta.pk.attname)} AND g.{groups.column('name')} = %s"
-            f") FROM {users.name} u WHERE u.{users.column(user_model._meta.pk.attname)} = %s"
+            f"SELECT 1 FROM {members.name} m JOIN {groups.name} g"
+            f" ON g.{groups.column(Group._meta.pk.attname)} = {member_group}"
+            f" WHERE {member_user} = {user_pk} AND g.{groups.column('name')} = %s"
+            f") FROM {users.name} u WHERE {user_pk} = %s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [AGENTS_GROUP, user_model._meta.pk.get_db_prep_value(user_id, connection)])
