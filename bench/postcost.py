@@ -22,6 +22,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -159,6 +160,7 @@ def main() -> int:
     finally:
         worker.terminate()
         worker.wait(10)
+    shutil.rmtree(work)  # its database and the worker's log; kept when the run failed
     return 0
 
 
