@@ -11,6 +11,11 @@ publishers ``agent_cookie`` and ``csrf``.
 
 ``--viewers V`` writes V lines for the *first* conversation, each with its own
 customer cookie: V separate screens of one session (the fan-out scenario).
+
+``--status`` leaves the conversations elsewhere: ``pending_manual`` (waiting
+for an agent: a customer message is one event and the bot stays quiet) or
+``bot_active`` (the bot answers every customer message); ``postcost.py
+--as customer`` posts as the customer (``cookie``, plus the CSRF cookie).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out")
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--viewers", type=int, default=0, help="lines for the first session, one cookie each")
+    parser.add_argument("--status", default="manual_live", choices=["manual_live", "pending_manual", "bot_active"])
     args = parser.parse_args(argv)
 
     import django
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         SessionStore,
         {
             SESSION_KEY: str(agent.pk),
-            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],  # as the login form would
             HASH_SESSION_KEY: agent.get_session_auth_hash(),
         },
         expiry,
@@ -76,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     names = []
     for _ in range(args.sessions):
         session = conversations.start(customer_name="bench")
-        conversations.escalate(session, reason="bench")
-        conversations.take_over(session, agent=agent)
+        if args.status != "bot_active":
+            conversations.escalate(session, reason="bench")
+        if args.status == "manual_live":
+            conversations.take_over(session, agent=agent)
         names.append(session.name)
 
     owners = [names[0]] * args.viewers if args.viewers else names

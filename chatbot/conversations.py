@@ -1,15 +1,30 @@
 """The conversation state machine (DESIGN §2): one function per action.
 
-Each function validates its input, locks the session row, checks that the
-current status allows the action (else ``IllegalTransition``, 409) and that the
-caller may make it (else ``NotAllowed``, 403), writes the change with its event
-rows in one transaction, and hands the events to ``publish_on_commit``. This
-module is the only place that writes events and the only place that publishes.
+Each function takes the conversation as a ``ChatSession`` or by its name,
+validates its input, locks the session row (an unknown name is
+``SessionNotFound``, 404), checks that the current status allows the action
+(else ``IllegalTransition``, 409) and that the caller may make it (else
+``NotAllowed``, 403), writes the change with its event rows in one
+transaction, and hands the events to ``publish_on_commit``. This module is
+the only place that writes events and the only place that publishes.
 
-Race safety lives in the database: every action runs under
-``select_for_update`` on PostgreSQL; SQLite transactions are ``IMMEDIATE``
-(settings), so they take the database's write lock at ``BEGIN``. Either way a
-second writer waits, then sees the first one's result.
+Views pass the name: the locked read is then the only read of the row (a
+view that read it first, for its 404, read it twice). The order every client
+sees stays 404 → 400 → 409 → 403: input is checked before the lock, and
+only when it is refused is the name looked up first (``_checked``), so an
+unknown conversation is a 404 whatever the body says.
+
+Race safety lives in the database: every action locks the session row
+(``SELECT … FOR UPDATE`` on PostgreSQL); SQLite transactions are
+``IMMEDIATE`` (settings), so they take the database's write lock at
+``BEGIN``. Either way a second writer waits, then sees the first one's result.
+
+The statements every message runs (the lock, the message and event inserts,
+the session update) are written as plain SQL through ``fiido.db.rows``: the
+ORM's query building cost several times the database's work (``bench/NOTES.md``,
+third round). They skip ``save()``: ``ChatSession``, ``Message`` and ``Event``
+override no ``save`` and nobody listens to their save signals
+(``tests/chatbot/test_conversations.py`` checks both).
 """
 
 from __future__ import annotations
@@ -18,35 +33,41 @@ import json
 import logging
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from chatbot import idle, mail, payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
-from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed
+from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed, SessionNotFound
 from chatbot.models import ChatSession, Event, Message, Note
+from chatbot.selectors import SESSION_NAME
 from chatbot.signals import desk_changed
+from fiido.db import rows
 from fiido.realtime import StoredEvent, publish_on_commit
 from fiido.realtime.groups import WAITING_GROUP, agent_group
 from fiido.realtime.publish import notify_on_commit
 from fiido.realtime.sse import dumps
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Status = ChatSession.Status
 Role = Message.Role
+
+# A conversation as the actions take it: the row, or its public name (views pass the name).
+Conversation = ChatSession | str
 
 BOT_HISTORY_MESSAGES = 20  # how much of the conversation the bot sees
 BOT_MISSES_BEFORE_HANDOFF = 3  # unanswered questions in a row before a person is called
@@ -91,20 +112,14 @@ def start(
     return session
 
 
-def identify(session: ChatSession, *, details: dict[str, Any]) -> ChatSession:
+def identify(session: Conversation, *, details: dict[str, Any]) -> ChatSession:
     """The customer says who they are: ``customer_name`` and/or ``customer_email``
     from ``details`` (others are ignored; a key that is absent stays as it is).
 
     Agents see it live (a ``customer`` event, queue included). A malformed
     email or an over-long name is a 400; a closed conversation, 409.
     """
-    fields = {}
-    if "customer_name" in details:
-        fields["customer_name"] = _customer_name(details["customer_name"])
-    if "customer_email" in details:
-        fields["customer_email"] = _customer_email(details["customer_email"])
-    if not fields:
-        raise InvalidInput("Give customer_name, customer_email or both.")
+    fields = _checked(session, lambda: _customer_details(details))
     with transaction.atomic(durable=True):
         locked = _lock(session)
         if locked.status == Status.CLOSED:
@@ -115,15 +130,14 @@ def identify(session: ChatSession, *, details: dict[str, Any]) -> ChatSession:
     return _settled(session, locked, changes)
 
 
-def post_customer_message(session: ChatSession, *, content: Any, client_id: Any = None) -> Posted:
+def post_customer_message(session: Conversation, *, content: Any, client_id: Any = None) -> Posted:
     """Store a customer message; in ``bot_active`` the bot answers it.
 
     The message is committed (and published) before the bot is asked, so a
     slow or failing bot never loses it, and the session is not locked while
     the bot thinks.
     """
-    content = _message_content(content)
-    client_uuid = _client_uuid(client_id)
+    content, client_uuid = _checked(session, lambda: (_message_content(content), _client_uuid(client_id)))
     try:
         with transaction.atomic(durable=True):
             locked = _lock(session)
@@ -143,14 +157,14 @@ def post_customer_message(session: ChatSession, *, content: Any, client_id: Any 
     return Posted(message=changes.payload_of(message), reply=reply, created=True)
 
 
-def escalate(session: ChatSession, *, reason: str = "", offline: bool = False) -> ChatSession:
+def escalate(session: Conversation, *, reason: str = "", offline: bool = False) -> ChatSession:
     """Ask for a person: ``bot_active`` -> ``pending_manual``.
 
     ``offline`` (support is closed, ``chatbot.hours``): a message left for
     later. It needs the customer's email (400 without), waits in "Offline
     requests" instead of the live queue, and agents' replies are emailed.
     """
-    reason = _optional_text(reason, "reason", REASON_MAX_CHARS)
+    reason = _checked(session, lambda: _optional_text(reason, "reason", REASON_MAX_CHARS))
     with transaction.atomic(durable=True):
         locked = _lock(session)
         _require(locked, Status.BOT_ACTIVE, "The conversation is not with the bot.")
@@ -166,7 +180,7 @@ def escalate(session: ChatSession, *, reason: str = "", offline: bool = False) -
     return _settled(session, locked, changes)
 
 
-def cancel_escalation(session: ChatSession) -> ChatSession:
+def cancel_escalation(session: Conversation) -> ChatSession:
     """Stop waiting for a person: ``pending_manual`` -> ``bot_active``."""
     with transaction.atomic(durable=True):
         locked = _lock(session)
@@ -180,7 +194,7 @@ def cancel_escalation(session: ChatSession) -> ChatSession:
 # ---------------------------------------------------------------------------
 # Agent actions
 # ---------------------------------------------------------------------------
-def take_over(session: ChatSession, *, agent: AbstractBaseUser, max_live: int | None = None) -> ChatSession:
+def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int | None = None) -> ChatSession:
     """Give a conversation to ``agent``: one waiting in the queue
     (``pending_manual``), or one still with the bot (``bot_active``: the agent
     joins it, and the bot stops answering) -> ``manual_live``.
@@ -266,7 +280,7 @@ def return_to_queue(session: ChatSession, *, by: AbstractBaseUser) -> ChatSessio
     return _settled(session, locked, changes)
 
 
-def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
+def release(session: Conversation, *, by: AbstractBaseUser) -> ChatSession:
     """Hand a live conversation back to the bot: ``manual_live`` -> ``bot_active``.
 
     Only the assigned agent may release, or a superuser forcing it.
@@ -283,7 +297,7 @@ def release(session: ChatSession, *, by: AbstractBaseUser) -> ChatSession:
     return _settled(session, locked, changes)
 
 
-def close(session: ChatSession, *, by: AbstractBaseUser | None = None) -> ChatSession:
+def close(session: Conversation, *, by: AbstractBaseUser | None = None) -> ChatSession:
     """End the conversation; ``by`` is None when the customer ends it.
 
     Agents may close a session they hold, or any session still waiting in
@@ -351,10 +365,11 @@ def close_idle(session: ChatSession, *, now: datetime) -> bool:
     return True
 
 
-def post_agent_message(session: ChatSession, *, agent: AbstractBaseUser, content: Any, client_id: Any = None) -> Posted:
+def post_agent_message(
+    session: Conversation, *, agent: AbstractBaseUser, content: Any, client_id: Any = None
+) -> Posted:
     """Store a message from the agent holding a ``manual_live`` conversation."""
-    content = _message_content(content)
-    client_uuid = _client_uuid(client_id)
+    content, client_uuid = _checked(session, lambda: (_message_content(content), _client_uuid(client_id)))
     try:
         with transaction.atomic(durable=True):
             locked = _lock(session)
@@ -463,7 +478,7 @@ class _Changes:
 
     def _append(self, kind: str, seq: int, data: dict[str, Any], *, message=None, to_queue: bool) -> None:
         text = dumps(data)
-        Event.objects.create(session=self.session, seq=seq, kind=kind, payload=text, message=message)
+        rows.insert(Event(session=self.session, seq=seq, kind=kind, payload=text, message=message))
         self.events.append(StoredEvent(self.session.name, seq, text, to_queue))
 
     def message(
@@ -487,7 +502,8 @@ class _Changes:
             "params": params or {},
         }
         if client_id is None:
-            message = Message.objects.create(client_id=uuid.uuid4(), **fields)
+            message = Message(client_id=uuid.uuid4(), **fields)
+            rows.insert(message)
         else:
             message = _create_once(client_id, fields)
         self.session.message_count += 1
@@ -576,7 +592,7 @@ class _Changes:
         return note
 
     def save(self) -> None:
-        self.session.save(update_fields=sorted(self._fields))
+        rows.update(self.session, sorted(self._fields))  # session.save(update_fields=...)
         publish_on_commit(self.events)
         for agent_id, notice in self.alerts:
             notify_on_commit(agent_group(agent_id), notice)
@@ -584,8 +600,40 @@ class _Changes:
             notify_on_commit(WAITING_GROUP, {"type": "queue_changed"})
 
 
-def _lock(session: ChatSession) -> ChatSession:
-    return ChatSession.objects.select_for_update(of=("self",)).select_related("assigned_agent").get(pk=session.pk)
+def _lock(session: Conversation) -> ChatSession:
+    """The conversation's row with its assigned agent, locked until the
+    transaction ends; ``SessionNotFound`` if there is none.
+
+    ``select_for_update(of=("self",)).select_related("assigned_agent")`` by
+    primary key or name, as one plain ``SELECT``.
+    """
+    if isinstance(session, ChatSession):
+        key, value = "id", session.pk
+    elif SESSION_NAME.fullmatch(session):  # never issued; and PostgreSQL refuses a NUL in a query
+        key, value = "name", session
+    else:
+        raise SessionNotFound()
+    assigned_agent = ChatSession._meta.get_field("assigned_agent")
+    sessions, connection = rows.table(ChatSession, write=True)
+    agents, _ = rows.table(assigned_agent.related_model)
+    sql = (
+        f"SELECT {sessions.columns('s')}, {agents.columns('a')} FROM {sessions.name} s"
+        f" LEFT JOIN {agents.name} a ON a.{agents.column(assigned_agent.target_field.attname)}"
+        f" = s.{sessions.column(assigned_agent.attname)}"
+        f" WHERE s.{sessions.column(key)} = %s"
+    )
+    if connection.features.has_select_for_update:  # PostgreSQL; SQLite's IMMEDIATE transaction holds the lock
+        sql += " FOR UPDATE OF s" if connection.features.has_select_for_update_of else " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ChatSession._meta.get_field(key).get_db_prep_value(value, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        raise SessionNotFound()
+    locked = sessions.instance(row[: sessions.width], connection)
+    locked.assigned_agent = (
+        agents.instance(row[sessions.width :], connection) if locked.assigned_agent_id is not None else None
+    )
+    return locked
 
 
 def _require_room(agent: AbstractBaseUser, max_live: int | None) -> None:
@@ -605,7 +653,7 @@ def _require_room(agent: AbstractBaseUser, max_live: int | None) -> None:
         )
 
 
-def _settled(session: ChatSession, locked: ChatSession, changes: _Changes) -> ChatSession:
+def _settled(session: Conversation, locked: ChatSession, changes: _Changes) -> ChatSession:
     """After the commit: say so when the queue moved or an agent has room again
     (automatic assignment listens), and return the caller's refreshed instance."""
     if changes.queue_moved or changes.capacity_freed:
@@ -613,8 +661,24 @@ def _settled(session: ChatSession, locked: ChatSession, changes: _Changes) -> Ch
     return _refresh(session, locked)
 
 
-def _refresh(session: ChatSession, locked: ChatSession) -> ChatSession:
-    """Copy the committed state onto the caller's instance, and return it."""
+def _checked(session: Conversation, check: Callable[[], T]) -> T:
+    """``check()``, the input's validation; when it refuses the input, a
+    conversation that does not exist is a 404 first (the order every client sees)."""
+    try:
+        return check()
+    except InvalidInput:
+        if not isinstance(session, ChatSession) and not (
+            SESSION_NAME.fullmatch(session) and ChatSession.objects.filter(name=session).exists()
+        ):
+            raise SessionNotFound() from None
+        raise
+
+
+def _refresh(session: Conversation, locked: ChatSession) -> ChatSession:
+    """Copy the committed state onto the caller's instance and return it; with
+    only a name, return the locked instance."""
+    if not isinstance(session, ChatSession):
+        return locked
     for field in ChatSession._meta.concrete_fields:
         setattr(session, field.attname, getattr(locked, field.attname))
     session.assigned_agent = locked.assigned_agent
@@ -644,20 +708,18 @@ class _Repeated(Exception):
 def _create_once(client_uuid: uuid.UUID, fields: dict[str, Any]) -> Message:
     """Insert a client's message, or raise ``_Repeated`` if its ``client_id`` is stored.
 
-    The unique constraint decides, inside a savepoint, so the usual case (a
-    new message) costs no look-up; a client retrying after a lost response
-    gets what its first send produced. A ``client_id`` someone else used is a 400.
+    The unique constraint decides (``ON CONFLICT DO NOTHING`` on its columns:
+    no savepoint, no look-up in the usual case, a new message); a client
+    retrying after a lost response gets what its first send produced. A
+    ``client_id`` someone else used is a 400. Any other constraint raises.
     """
-    try:
-        with transaction.atomic():
-            return Message.objects.create(client_id=client_uuid, **fields)
-    except IntegrityError:
-        earlier = _sent_before(fields["session"], client_uuid)
-        if earlier is None:
-            raise  # some other constraint
-        if not _same_sender(earlier, fields["role"], fields["agent"]):
-            raise InvalidInput("client_id is already used by another message.") from None
-        raise _Repeated(_outcome(earlier)) from None
+    message = Message(client_id=client_uuid, **fields)
+    if rows.insert(message, on_conflict=("session_id", "client_id")):
+        return message
+    earlier = _sent_before(fields["session"], client_uuid)  # there: the session is locked
+    if not _same_sender(earlier, fields["role"], fields["agent"]):
+        raise InvalidInput("client_id is already used by another message.")
+    raise _Repeated(_outcome(earlier))
 
 
 def _raise_if_repeated(
@@ -767,6 +829,17 @@ def _customer_name(value: Any) -> str:
     name = _optional_text(value, "customer_name", 100)
     visible = "".join(char for char in name if unicodedata.category(char) not in {"Cf", "Cc", "Co", "Cs"})
     return " ".join(visible.split())
+
+
+def _customer_details(details: dict[str, Any]) -> dict[str, str]:
+    fields = {}
+    if "customer_name" in details:
+        fields["customer_name"] = _customer_name(details["customer_name"])
+    if "customer_email" in details:
+        fields["customer_email"] = _customer_email(details["customer_email"])
+    if not fields:
+        raise InvalidInput("Give customer_name, customer_email or both.")
+    return fields
 
 
 def _customer_email(value: Any) -> str:

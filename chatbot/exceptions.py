@@ -2,11 +2,22 @@
 
 from fiido.exceptions import ApiError
 
+SESSION_NOT_FOUND = "Session not found."  # every 404 about a conversation, API and streams alike
+
 
 class ConversationError(ApiError):
     """Base of every refusal the state machine makes."""
 
     http_status = 400
+
+
+class SessionNotFound(ConversationError):
+    """No conversation has this name (or the caller may not see it): the same 404 for both."""
+
+    http_status = 404
+
+    def __init__(self, message: str = SESSION_NOT_FOUND) -> None:
+        super().__init__(message)
 
 
 class InvalidInput(ConversationError):

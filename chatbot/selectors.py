@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 
 from chatbot import cards, payloads
 from chatbot.bots import get_bot
-from chatbot.exceptions import InvalidInput
+from chatbot.exceptions import SESSION_NOT_FOUND, InvalidInput
 from chatbot.models import ChatSession, Event, Message, Note
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.sse import encode
@@ -27,7 +27,6 @@ from fiido.realtime.stream import CATCH_UP_BATCH
 OWNED_SESSIONS_KEY = "fiido_chat_sessions"
 OWNED_SESSIONS_KEPT = 20  # enough for a returning visitor, small enough for the cookie session
 RECENT_BOT_SESSIONS = 20
-SESSION_NOT_FOUND = "Session not found."
 # The shape of every name new_session_name() issues (fiido.asgi routes streams by it).
 SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -62,6 +61,14 @@ def visitor_of(request: HttpRequest) -> str:
 def access_customer_session(request: HttpRequest, name: str) -> ChatSession:
     """The visitor's own session ``name``; anyone else's, or none, is a 404."""
     return customer_session_for(request.session, name)
+
+
+def owned_name(request: HttpRequest, name: str) -> str:
+    """``name``, if the visitor started that conversation (else a 404, as for
+    anyone else's); whether it still exists is for the caller's own read to say."""
+    if name not in owned_names(request.session):
+        raise Http404(SESSION_NOT_FOUND)
+    return name
 
 
 def customer_session_for(django_session: Mapping[str, Any], name: str) -> ChatSession:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 from chatbot import conversations, hours, limits, mail, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.conversations import Posted
+from fiido.exceptions import BadRequest
 from fiido.http import json_api, json_body
 
 
@@ -73,22 +74,24 @@ def earlier_messages(request: HttpRequest, session) -> JsonResponse:
     return JsonResponse(selectors.history(session, before=before, limit=limit))
 
 
+# The actions below hand the state machine the conversation's name: its locked
+# read is the only read of the row, and an unknown name is its 404.
 @limits.limit_customer_messages
 def post_message(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.access_customer_session(request, name)
-    data = json_body(request)
-    posted = conversations.post_customer_message(session, content=data.get("content"), client_id=data.get("client_id"))
+    name = selectors.owned_name(request, name)
+    data = conversation_body(request, name)
+    posted = conversations.post_customer_message(name, content=data.get("content"), client_id=data.get("client_id"))
     return posted_response(posted)
 
 
 @json_api("POST")
 @limits.limit_escalations
 def escalate(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.access_customer_session(request, name)
-    reason = json_body(request).get("reason", "")
+    name = selectors.owned_name(request, name)
+    reason = conversation_body(request, name).get("reason", "")
     # Support closed (the hours, or nobody online): a message left to be answered by email.
     offline = not hours.status()["open"]
-    return JsonResponse(customer_state(conversations.escalate(session, reason=reason, offline=offline)))
+    return JsonResponse(customer_state(conversations.escalate(name, reason=reason, offline=offline)))
 
 
 @json_api("GET")
@@ -109,14 +112,24 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
 
 @json_api("POST")
 def cancel_escalation(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.access_customer_session(request, name)
-    return JsonResponse(customer_state(conversations.cancel_escalation(session)))
+    name = selectors.owned_name(request, name)
+    return JsonResponse(customer_state(conversations.cancel_escalation(name)))
 
 
 @json_api("POST")
 def close(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.access_customer_session(request, name)
-    return JsonResponse(customer_state(conversations.close(session)))
+    name = selectors.owned_name(request, name)
+    return JsonResponse(customer_state(conversations.close(name)))
+
+
+def conversation_body(request: HttpRequest, name: str) -> dict:
+    """The request's JSON object. A malformed body is a 400 only for a
+    conversation that exists: for an unknown name the 404 comes first."""
+    try:
+        return json_body(request)
+    except BadRequest:
+        selectors.get_session(name)
+        raise
 
 
 def customer_state(session) -> dict:

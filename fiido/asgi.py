@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string  # noqa: E402
 
 from fiido import logs, metrics, periodic  # noqa: E402
 from fiido.proxy import forwarded_scope  # noqa: E402
-from fiido.realtime.daphne_io import limit_request_bodies  # noqa: E402
+from fiido.realtime.daphne_io import limit_request_bodies, skip_form_parsing  # noqa: E402
 from fiido.realtime.stream import stream_refusal  # noqa: E402
 
 
@@ -39,6 +39,8 @@ STREAM_ROUTES = _stream_routes()
 
 # Under daphne: bodies over the limit are refused before they are read.
 limit_request_bodies(lambda: settings.API_MAX_BODY_BYTES)
+# ... and their bodies are not parsed as forms by Twisted (daphne never reads that).
+skip_form_parsing()
 
 # What is loaded by now lives as long as the process: move it out of the cyclic
 # collector's reach. A full collection over it took ~40 ms here, a latency spike

@@ -239,7 +239,8 @@ def cache_config(hosts: list[dict[str, Any]], key_prefix: str) -> dict[str, Any]
         location = host["address"]
         options.update({k: v for k, v in host.items() if k in _TLS_KEYS})
     return {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, with one connection pool per process (fiido/cache.py).
+        "BACKEND": "fiido.cache.RedisCache",
         "LOCATION": location,
         "KEY_PREFIX": key_prefix,
         "OPTIONS": options,

@@ -219,14 +219,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ---------------------------------------------------------------------------
 # Sessions and auth
 # ---------------------------------------------------------------------------
-# Sessions live in the shared database so every worker sees the same visitor.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the shared database so every worker sees the same visitor:
+# Django's database store, loaded with one plain SELECT (fiido/sessions.py).
+SESSION_ENGINE = "fiido.sessions"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_FAILURE_VIEW = "fiido.http.csrf_failure"
+
+# Django's ModelBackend, with the agent flag loaded with the user in one query
+# (workbench/backends.py). Django's own stays listed for logins made before it
+# (their sessions name it); AgentBackend refuses every login it does not accept.
+AUTHENTICATION_BACKENDS = ["workbench.backends.AgentBackend", "django.contrib.auth.backends.ModelBackend"]
 
 LOGIN_URL = "workbench:login"
 LOGIN_REDIRECT_URL = "workbench:queue"

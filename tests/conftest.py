@@ -35,7 +35,9 @@ TEST_STREAM_CAPS = {
 # leaves a message for email (chatbot/hours.py); most tests escalate before
 # an agent logs in, so the suite counts support as staffed unless a test (the
 # after-hours ones) says otherwise.
-TEST_SUPPORT = {"SUPPORT_OFFLINE_WITHOUT_AGENTS": "false"}
+# Likewise one test agent often holds dozens of conversations: capacity
+# (AGENT_MAX_LIVE) is tested where it is the point, with limits set there.
+TEST_SUPPORT = {"SUPPORT_OFFLINE_WITHOUT_AGENTS": "false", "AGENT_MAX_LIVE": "100000"}
 for _name, _value in {**TEST_RATE_LIMITS, **TEST_STREAM_CAPS, **TEST_SUPPORT}.items():
     os.environ.setdefault(_name, _value)
 
@@ -54,6 +56,7 @@ def generous_rate_limits():
         "true",
         "yes",
     }
+    settings.AGENT_MAX_LIVE = int(os.environ["AGENT_MAX_LIVE"])
 
 
 @pytest.fixture(scope="session")

@@ -324,6 +324,35 @@ def test_agent_api_answers_404_for_an_unknown_session_before_anything_else(world
     assert_json_error(response, 404, NOT_FOUND)
 
 
+# Bodies each refused with 400 on a conversation that exists.
+BAD_BODIES = ["not json", '"a string"', '{"content": "  "}', '{"content": "hi", "client_id": "not-a-uuid"}']
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+def test_an_unknown_session_is_404_whatever_the_body(world, body):
+    """The actions read the conversation once, under its lock; a refused body
+    still answers 404 for a conversation that does not exist, and 400 for one that does."""
+    world.put_in(Status.MANUAL_LIVE)
+    agent = world.clients["assigned_agent"]
+    for name, status in (("no-such-session", 404), (world.name, 400)):
+        url = f"/workbench/api/sessions/{name}/messages"
+        assert_json_error(agent.post(url, body, content_type="application/json"), status)
+    # The customer's own conversation, erased meanwhile: 404; an open one: 400.
+    owner = world.clients["owner"]
+    assert_json_error(owner.post(f"/api/sessions/{world.name}/messages", body, content_type="application/json"), 400)
+    conversations.purge(world.session)
+    response = owner.post(f"/api/sessions/{world.name}/messages", body, content_type="application/json")
+    assert_json_error(response, 404, NOT_FOUND)
+
+
+@pytest.mark.parametrize("endpoint", ["takeover", "release", "close"])
+def test_agent_actions_on_an_erased_session_are_404(world, endpoint):
+    world.put_in(Status.MANUAL_LIVE)
+    conversations.purge(world.session)
+    response = world.clients["assigned_agent"].post(f"/workbench/api/sessions/{world.name}/{endpoint}")
+    assert_json_error(response, 404, NOT_FOUND)
+
+
 @pytest.mark.parametrize(
     ("endpoint", "role"),
     [("release", "other_agent"), ("close", "other_agent"), ("messages", "other_agent"), ("messages", "admin")],

@@ -234,7 +234,7 @@ def test_an_unreachable_cache_lets_requests_through(settings):
     """A Redis outage must not refuse every customer: the limits fail open."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "fiido.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }

@@ -39,6 +39,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-enough-0123456789-abcdefghij",
     "ALLOWED_HOSTS": "desk.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SITE_URL": "https://desk.example.com",
 }
 
 # A script element without src runs inline, unless it is a JSON data block
@@ -164,6 +165,11 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def test_check_deploy_warns_when_emails_would_link_nowhere():
+    result = run_manage("check", "--deploy", env={**PRODUCTION_ENV, "SITE_URL": ""})
+    assert "fiido.W004" in result.stdout + result.stderr
+
+
 def test_check_deploy_is_clean_with_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -202,7 +208,7 @@ def test_production_settings():
         "RATE_LIMIT_MESSAGES_PER_ADDRESS": "60/m",
         "RATE_LIMIT_SESSIONS": "10/m",
         "RATE_LIMIT_LOGINS": "5/m",
-        "CACHE": "django.core.cache.backends.redis.RedisCache",
+        "CACHE": "fiido.cache.RedisCache",
     }
 
 

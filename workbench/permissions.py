@@ -15,13 +15,20 @@ from django.http import HttpRequest, HttpResponse
 from fiido.http import error_response
 
 AGENTS_GROUP = "agents"
+# Whether the user was in the agents group when loaded: set by the
+# authentication backend (workbench.backends), which loads the request's user
+# with it in one query; a user loaded any other way has it looked up.
+AGENT_FLAG = "in_agents_group"
 
 
 def is_agent(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Agents are active users in the ``agents`` group, or staff."""
     if not user.is_authenticated or not user.is_active:
         return False
-    return user.is_staff or user.groups.filter(name=AGENTS_GROUP).exists()
+    if user.is_staff:
+        return True
+    member = getattr(user, AGENT_FLAG, None)
+    return member if member is not None else user.groups.filter(name=AGENTS_GROUP).exists()
 
 
 def agents() -> QuerySet:

@@ -14,7 +14,7 @@ from chatbot import conversations, limits, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
-from chatbot.views import earlier_messages, posted_response
+from chatbot.views import conversation_body, earlier_messages, posted_response
 from fiido.http import json_api, json_body
 from fiido.i18n import SESSION_LANGUAGE_KEY
 from workbench import assignment, canned, history, presence, reading
@@ -110,11 +110,12 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     )
 
 
+# The actions hand the state machine the conversation's name: its locked read
+# is the only read of the row, and an unknown name is its 404.
 @json_api("POST")
 @agent_api
 def take_over(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.get_session(name)
-    taken = conversations.take_over(session, agent=request.user, max_live=assignment.max_live(request.user))
+    taken = conversations.take_over(name, agent=request.user, max_live=assignment.max_live(request.user))
     return JsonResponse(payloads.session_state(taken))
 
 
@@ -221,27 +222,24 @@ def typing(request: HttpRequest, name: str) -> HttpResponse:
 @json_api("POST")
 @agent_api
 def release(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.get_session(name)
-    return JsonResponse(payloads.session_state(conversations.release(session, by=request.user)))
+    return JsonResponse(payloads.session_state(conversations.release(name, by=request.user)))
 
 
 @json_api("POST")
 @agent_api
 def close(request: HttpRequest, name: str) -> JsonResponse:
-    session = selectors.get_session(name)
-    return JsonResponse(payloads.session_state(conversations.close(session, by=request.user)))
+    return JsonResponse(payloads.session_state(conversations.close(name, by=request.user)))
 
 
 @json_api("GET", "POST")
 @agent_api
 def messages(request: HttpRequest, name: str) -> JsonResponse:
     """GET: a page of earlier messages (``?before=<seq>&limit=``); POST: send one."""
-    session = selectors.get_session(name)
     if request.method == "GET":
-        return earlier_messages(request, session)
-    data = json_body(request)
+        return earlier_messages(request, selectors.get_session(name))
+    data = conversation_body(request, name)
     posted = conversations.post_agent_message(
-        session, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
+        name, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
     )
     return posted_response(posted)
 

@@ -378,3 +378,47 @@ class BrokenBot:
 
     def reply(self, session, history):
         raise RuntimeError("model exploded")
+
+
+def test_the_plain_sql_writes_skip_nothing_these_models_have():
+    """Messages, events and the session row are written without ``save()`` (fiido.db.rows):
+    none of the three overrides it, and nobody listens to their save signals."""
+    from django.db.models import Model
+    from django.db.models.signals import post_save, pre_save
+
+    for model in (ChatSession, Message, Event):
+        assert model.save is Model.save, model
+        assert not pre_save.has_listeners(model) and not post_save.has_listeners(model), model
+
+
+def test_what_the_plain_sql_writes_reads_back_through_the_orm(agent_user):
+    session = in_status(Status.MANUAL_LIVE, agent=agent_user)
+    before = ChatSession.objects.get(pk=session.pk)
+    client_id = uuid.uuid4()
+    posted = conversations.post_agent_message(session.name, agent=agent_user, content="Hi", client_id=str(client_id))
+    message = Message.objects.select_related("event").get(pk=posted.message["id"])
+    assert (message.role, message.content, message.client_id, message.agent, message.params) == (
+        "agent",
+        "Hi",
+        client_id,
+        agent_user,
+        {},
+    )
+    assert posted.message["created_at"] == message.created_at.isoformat().replace("+00:00", "Z")
+    assert json.loads(message.event.payload)["message"] == posted.message
+    assert message.event.seq == posted.message["seq"] == before.last_seq + 1
+    after = ChatSession.objects.get(pk=session.pk)
+    assert (after.last_seq, after.message_count) == (before.last_seq + 1, before.message_count + 1)
+    assert after.updated_at > before.updated_at and after.assigned_agent == agent_user
+
+
+def test_actions_by_name_return_the_locked_row_with_its_agent(agent_user, django_assert_num_queries):
+    session = in_status(Status.PENDING_MANUAL)
+    taken = conversations.take_over(session.name, agent=agent_user)
+    assert taken.status == Status.MANUAL_LIVE and taken.pk == session.pk
+    with django_assert_num_queries(0):
+        assert taken.assigned_agent.username == agent_user.username
+    with pytest.raises(conversations.SessionNotFound):
+        conversations.release("no-such-session", by=agent_user)
+    with pytest.raises(conversations.SessionNotFound):
+        conversations.close("not a name", by=agent_user)

@@ -68,11 +68,12 @@ def owner_cookie(*names: str) -> bytes:
 @sync_to_async
 def agent_cookie(user) -> bytes:
     """A login session for ``user``, as the workbench's login would make it."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.save()
     return f"sessionid={store.session_key}".encode()
@@ -252,11 +253,12 @@ async def test_dropped_streams_leave_no_group_task_or_subscription_behind(settin
 
 
 async def test_queue_stream_opens_with_a_snapshot_and_follows_changes(channel_layer, agent_user):
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
     store = SessionStore()
     store[SESSION_KEY] = str(agent_user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = agent_user.get_session_auth_hash()
     await sync_to_async(store.save)()
     waiting = await new_session()

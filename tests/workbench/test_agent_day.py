@@ -120,7 +120,8 @@ def test_only_the_holder_returns_a_chat_to_the_queue(agent_user, other_agent):
         conversations.return_to_queue(session, by=agent_user)
 
 
-def test_the_agents_list_counts_live_conversations(agent_user, other_agent):
+def test_the_agents_list_counts_live_conversations(agent_user, other_agent, settings):
+    settings.AGENT_MAX_LIVE = 5
     live(agent_user)
     live(agent_user)
     agents = client_of(other_agent).get("/workbench/api/agents").json()["agents"]
