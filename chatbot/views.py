@@ -9,10 +9,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
-from chatbot import conversations, limits, payloads, selectors
+from chatbot import attachments, conversations, limits, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.conversations import Posted
-from fiido.http import json_api, json_body
+from fiido.http import json_api, json_body, multipart_body
 
 
 @require_safe
@@ -69,6 +69,24 @@ def post_message(request: HttpRequest, name: str) -> JsonResponse:
     data = json_body(request)
     posted = conversations.post_customer_message(session, content=data.get("content"), client_id=data.get("client_id"))
     return posted_response(posted)
+
+
+@json_api("POST")
+@limits.limit_customer_attachments
+def post_attachment(request: HttpRequest, name: str) -> JsonResponse:
+    """A photo or PDF (multipart: ``file``, ``client_id``?): 201 ``{"message", "reply"}``."""
+    session = selectors.access_customer_session(request, name)
+    fields, files = multipart_body(request)
+    posted = conversations.post_attachment(session, upload=files.get("file"), client_id=fields.get("client_id"))
+    return posted_response(posted)
+
+
+@json_api("GET")
+def attachment(request: HttpRequest, name: str, attachment_id: int) -> HttpResponse:
+    """A photo or file of the conversation (``?thumbnail=1``: an image's small copy),
+    for its customer and agents only."""
+    found = selectors.access_attachment(request, name, attachment_id)
+    return attachments.file_response(found, thumbnail=request.GET.get("thumbnail") == "1")
 
 
 @json_api("POST")

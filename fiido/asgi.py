@@ -20,6 +20,7 @@ django_application = get_pooled_asgi_application()  # sets Django up before mode
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
+from fiido.http import request_body_limit  # noqa: E402
 from fiido.proxy import forwarded_scope  # noqa: E402
 from fiido.realtime.daphne_io import limit_request_bodies  # noqa: E402
 from fiido.realtime.stream import stream_refusal  # noqa: E402
@@ -36,8 +37,8 @@ def _stream_routes() -> list[tuple[re.Pattern, object]]:
 
 STREAM_ROUTES = _stream_routes()
 
-# Under daphne: bodies over the limit are refused before they are read.
-limit_request_bodies(lambda: settings.API_MAX_BODY_BYTES)
+# Under daphne: bodies over the limit (larger on the upload paths) are refused before they are read.
+limit_request_bodies(request_body_limit)
 
 # What is loaded by now lives as long as the process: move it out of the cyclic
 # collector's reach. A full collection over it took ~40 ms here, a latency spike

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from twisted.web.http import Request
 
@@ -162,15 +163,35 @@ def _refuse_too_large(request: Request) -> None:
     channel.loseConnection()
 
 
-def limit_request_bodies(max_bytes: Callable[[], int]) -> None:
-    """Make daphne refuse a body over ``max_bytes()`` with 413 as soon as its
-    ``Content-Length`` (or, chunked, its running size) says so.
+def _request_line(request: Request) -> tuple[str, str]:
+    """The method and path of a request whose headers have arrived but not its
+    body: Twisted's channel holds the request line (``_command``, ``_path``)
+    until the body is complete. ("", "") if it does not."""
+    channel = request.channel
+    method = getattr(channel, "_command", b"")
+    target = getattr(channel, "_path", b"")
+    if not isinstance(method, bytes) or not isinstance(target, bytes):
+        return "", ""
+    path = target.split(b"?", 1)[0]
+    return method.decode("latin-1"), unquote(path.decode("latin-1"))
+
+
+def limit_request_bodies(max_bytes: Callable[[str, str], int]) -> None:
+    """Make daphne refuse a body over ``max_bytes(method, path)`` with 413 as
+    soon as its ``Content-Length`` (or, chunked, its running size) says so.
 
     daphne hands the application a request only after Twisted has read its
     whole body into memory or a temporary file, so an application-level limit
     comes too late: one anonymous 300 MB POST took a worker from 80 to 394 MB.
-    This hooks daphne's ``WebRequest`` (``gotLength``, ``handleContentChunk``,
+    The limit depends on the request line, read when the headers are in:
+    uploads get their own (``fiido.http.request_body_limit``). This hooks
+    daphne's ``WebRequest`` (``gotLength``, ``handleContentChunk``,
     ``process``) once per process.
+
+    A body within the limit is held by Twisted (in memory below 100 kB, in a
+    temporary file above), then handed to the application in 8 KiB chunks,
+    which Django spools to a temporary file past ``FILE_UPLOAD_MAX_MEMORY_SIZE``:
+    what one upload costs in memory is bounded by the limit.
     """
     from daphne.http_protocol import WebRequest
 
@@ -179,7 +200,7 @@ def limit_request_bodies(max_bytes: Callable[[], int]) -> None:
     got_length, content_chunk, process = WebRequest.gotLength, WebRequest.handleContentChunk, WebRequest.process
 
     def gotLength(self, length):
-        self._fiido_room = max_bytes()
+        self._fiido_room = max_bytes(*_request_line(self))
         if length is not None and length > self._fiido_room:
             _refuse_too_large(self)
             return
@@ -188,7 +209,10 @@ def limit_request_bodies(max_bytes: Callable[[], int]) -> None:
     def handleContentChunk(self, data):
         if getattr(self, "_fiido_refused", False):
             return
-        self._fiido_room = getattr(self, "_fiido_room", max_bytes()) - len(data)
+        room = getattr(self, "_fiido_room", None)
+        if room is None:
+            room = max_bytes(*_request_line(self))
+        self._fiido_room = room - len(data)
         if self._fiido_room < 0:
             _refuse_too_large(self)
             return
