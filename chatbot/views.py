@@ -24,7 +24,12 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     the page, or a crawler, costs no rows."""
     session = selectors.current_customer_session(request.session)
     state = selectors.session_with_history(session) if session else selectors.no_conversation_yet()
-    context = {"session": session, "state": state, "typing_preview": settings.TYPING_PREVIEW}
+    context = {
+        "session": session,
+        "state": state,
+        "typing_preview": settings.TYPING_PREVIEW,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+    }
     return render(request, "chatbot/chat.html", context)
 
 

@@ -47,7 +47,13 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
     first = state["messages"][0]["seq"] if state["has_earlier"] and state["messages"] else 0
     notes = [note for note in selectors.notes_of(session) if note["after_seq"] >= first]
     bubbles = workbench_selectors.interleaved(state["messages"], notes)
-    return render(request, "workbench/session.html", {"session": session, "state": state, "bubbles": bubbles})
+    context = {
+        "session": session,
+        "state": state,
+        "bubbles": bubbles,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+    }
+    return render(request, "workbench/session.html", context)
 
 
 @json_api("GET")
