@@ -33,8 +33,10 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (800, 600), mode: str
     return buffer.getvalue()
 
 
-def jpeg_with_gps() -> bytes:
-    """A phone photo: EXIF with the camera, a GPS position and 'rotate 90°', a comment and XMP."""
+def jpeg_with_gps(upright: Image.Image | None = None) -> bytes:
+    """A phone photo: EXIF with the camera, a GPS position and 'rotate 90°', a comment and XMP.
+    Stored sideways, as a phone does (``upright`` is how it should look: 600 × 800 by default)."""
+    upright = upright or Image.new("RGB", (600, 800), "red")
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "SpyCam"
     exif[ExifTags.Base.Orientation] = 6  # stored sideways: shown upright it is 600 wide, 800 high
@@ -44,7 +46,9 @@ def jpeg_with_gps() -> bytes:
     gps[ExifTags.GPS.GPSLongitudeRef] = "W"
     gps[ExifTags.GPS.GPSLongitude] = (0.0, 7.0, 39.0)
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">SecretXmpPlace</x:xmpmeta>'
-    return image_bytes("JPEG", exif=exif, comment=b"SecretComment", xmp=xmp)
+    buffer = io.BytesIO()
+    upright.rotate(90, expand=True).save(buffer, "JPEG", exif=exif, comment=b"SecretComment", xmp=xmp)
+    return buffer.getvalue()
 
 
 def files_in(root: Path) -> list[Path]:
