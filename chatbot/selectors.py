@@ -79,12 +79,13 @@ def get_session(name: str) -> ChatSession:
 
 
 FILE_NOT_FOUND = "File not found."
+ATTACHMENT_ID = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits: str.isdigit() also takes "²"
 
 
-def access_attachment(request: HttpRequest, name: str, attachment_id: int) -> Attachment:
+def access_attachment(request: HttpRequest, name: str, attachment_id: str) -> Attachment:
     """A conversation's photo or file, for the conversation's customer or an
     agent; anyone else gets the same 404 as for a file that does not exist."""
-    if not SESSION_NAME.fullmatch(name):
+    if not SESSION_NAME.fullmatch(name) or not ATTACHMENT_ID.fullmatch(attachment_id):
         raise Http404(FILE_NOT_FOUND)
     if name not in owned_names(request.session) and not _agent_test()(request.user):
         raise Http404(FILE_NOT_FOUND)

@@ -87,7 +87,7 @@ def post_attachment(request: HttpRequest, name: str) -> JsonResponse:
 
 
 @json_api("GET")
-def attachment(request: HttpRequest, name: str, attachment_id: int) -> HttpResponse:
+def attachment(request: HttpRequest, name: str, attachment_id: str) -> HttpResponse:
     """A photo or file of the conversation (``?thumbnail=1``: an image's small copy),
     for its customer and agents only."""
     found = selectors.access_attachment(request, name, attachment_id)

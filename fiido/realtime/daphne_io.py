@@ -11,7 +11,7 @@ objects underneath:
   next frame straight to the socket during dispatch, with no task wake-up;
 * the **body limit** (``limit_request_bodies``) answers 413 from a request's
   ``Content-Length`` before daphne reads the body (it reads all of it before
-  the application runs).
+  the application runs), larger for uploads than for the rest.
 
 What this relies on (daphne 4.2.3 and Twisted 26.10.0, pinned in
 requirements.txt; check each after an upgrade):
@@ -21,8 +21,10 @@ requirements.txt; check each after an upgrade):
 * ``Request``: ``transport``, ``finished``, ``_disconnected``, ``channel``,
   ``startedWriting``, ``chunked``, ``sentLength`` and ``Request.write``;
 * daphne's ``WebRequest`` (``http_protocol``): ``gotLength``,
-  ``handleContentChunk`` and ``process``, and the channel's ``transport``,
-  ``dataReceived`` and ``loseConnection``;
+  ``handleContentChunk`` and ``process``, Twisted's
+  ``Request._parsePOSTFormSubmission``, and the channel's ``transport``,
+  ``dataReceived``, ``loseConnection`` and, until a body is complete, the
+  request line in ``_command`` and ``_path``;
 * the plain TCP transport (``twisted.internet.tcp.Connection``):
   ``dataBuffer``, ``offset``, ``_tempDataLen`` (together: bytes queued),
   ``socket``, ``connected``, ``disconnecting``, ``abortConnection`` and
@@ -200,6 +202,10 @@ def limit_request_bodies(max_bytes: Callable[[str, str], int]) -> None:
     got_length, content_chunk, process = WebRequest.gotLength, WebRequest.handleContentChunk, WebRequest.process
 
     def gotLength(self, length):
+        # Twisted would parse a whole multipart body itself (into request.args,
+        # which daphne never reads): copies of an upload in memory, and an empty
+        # 400 for one it cannot parse. Django parses the body, once, from disk.
+        self._parsePOSTFormSubmission = False
         self._fiido_room = max_bytes(*_request_line(self))
         if length is not None and length > self._fiido_room:
             _refuse_too_large(self)
