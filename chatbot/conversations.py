@@ -47,11 +47,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import idle, mail, payloads
+from chatbot import attachments, idle, mail, payloads
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed, SessionNotFound
-from chatbot.models import ChatSession, Event, Message, Note
+from chatbot.models import Attachment, ChatSession, Event, Message, Note
 from chatbot.selectors import SESSION_NAME
 from chatbot.signals import desk_changed
 from fiido.db import rows
@@ -76,6 +76,11 @@ BOT_APOLOGY = gettext_lazy(
     "person? Press “Talk to a person” and an agent will join you."
 )
 REASON_MAX_CHARS = 500
+# The assistant's answer to a photo or file: it cannot look at them, and says who can.
+BOT_CANNOT_SEE_FILES = gettext_lazy(
+    "Thanks, I have added your file to the conversation. I can't look at photos or files myself, "
+    "but an agent can: press “Talk to a person” and they will see it."
+)
 
 
 @dataclass(frozen=True)
@@ -388,6 +393,60 @@ def post_agent_message(
     return Posted(message=changes.payload_of(message), reply=None, created=True)
 
 
+def post_attachment(
+    session: ChatSession, *, upload: Any, client_id: Any = None, agent: AbstractBaseUser | None = None
+) -> Posted:
+    """Store a photo or PDF as a message: from the customer (``agent`` None) in
+    any status but ``closed``, or from the agent holding a ``manual_live``
+    conversation, like a text message from either.
+
+    The file is checked by its content and images re-encoded first
+    (``chatbot.attachments.prepare``: 400, 413, 415), then written to the
+    attachments storage, then the message and its ``Attachment`` committed
+    as one event. If the transaction refuses (409, 403) or fails, the written
+    files are deleted again, so a refusal leaves no orphan behind. A repeated
+    ``client_id`` returns the first outcome and stores nothing; one already
+    stored is answered before the file is even read.
+
+    The assistant cannot look at files: in ``bot_active`` it answers with a
+    short text saying an agent can (``BOT_CANNOT_SEE_FILES``), in the same
+    transaction, and is not asked.
+    """
+    client_uuid = _client_uuid(client_id)
+    role = Role.USER if agent is None else Role.AGENT
+    try:
+        _raise_if_repeated(session, client_uuid, role, agent=agent)
+    except _Repeated as repeated:
+        return repeated.earlier
+    stored = attachments.save(attachments.prepare(upload))
+    try:
+        with transaction.atomic(durable=True):
+            locked = _lock(session)
+            if agent is None and locked.status == Status.CLOSED:
+                _raise_if_repeated(locked, client_uuid, role)
+                raise IllegalTransition("This conversation is closed.")
+            if agent is not None and (locked.status != Status.MANUAL_LIVE or not _is_assigned(locked, agent)):
+                _raise_if_repeated(locked, client_uuid, role, agent=agent)
+                _require(locked, Status.MANUAL_LIVE, "The conversation is not live with an agent.")
+                raise NotAllowed("Only the agent in this conversation can send files to it.")
+            changes = _Changes(locked)
+            message = changes.message(role, stored.prepared.name, agent=agent, client_id=client_uuid, attachment=stored)
+            reply = None
+            if locked.status == Status.BOT_ACTIVE:
+                with translation.override(locked.language):
+                    reply = changes.message(Role.BOT, str(BOT_CANNOT_SEE_FILES), reply_to=message)
+            changes.save()
+    except _Repeated as repeated:
+        attachments.delete(stored.paths())
+        return repeated.earlier
+    except BaseException:
+        attachments.delete(stored.paths())
+        raise
+    _refresh(session, locked)
+    answer = changes.payload_of(reply) if reply is not None else None
+    return Posted(message=changes.payload_of(message), reply=answer, created=True)
+
+
 # ---------------------------------------------------------------------------
 # Private notes (agents only)
 # ---------------------------------------------------------------------------
@@ -450,7 +509,10 @@ def purge(session: ChatSession) -> None:
     with transaction.atomic():
         locked = _lock(session)
         name, status = locked.name, locked.status
+        files = attachments.stored_paths(locked.pk)
         locked.delete()
+        if files:  # the rows go with the conversation; their files once that is committed
+            transaction.on_commit(lambda: attachments.delete(files))
         notice = dumps(payloads.deleted_event(name))
         publish_on_commit([StoredEvent(name, 0, notice, to_queue=True, final=True)])
         if status == Status.PENDING_MANUAL:
@@ -491,6 +553,7 @@ class _Changes:
         reply_to: Message | None = None,
         code: str = "",
         params: dict[str, Any] | None = None,
+        attachment: attachments.Stored | None = None,
     ) -> Message:
         fields = {
             "session": self.session,
@@ -506,11 +569,15 @@ class _Changes:
             rows.insert(message)
         else:
             message = _create_once(client_id, fields)
+        parts = None
+        if attachment is not None:
+            row = Attachment.objects.create(session=self.session, message=message, **attachment.fields())
+            parts = [attachments.part(row, self.session.name)]
         self.session.message_count += 1
         if role in (Role.USER, Role.AGENT):
             self.active()
         seq = self._next_seq()
-        data = payloads.message_payload(message, seq=seq)
+        data = payloads.message_payload(message, seq=seq, parts=parts)
         self._payloads[message.id] = data
         self._append(
             Event.Kind.MESSAGE,

@@ -1,6 +1,6 @@
 """Domain errors of the conversation state machine, mapped to HTTP once in fiido.http."""
 
-from fiido.exceptions import ApiError
+from fiido.exceptions import ApiError, PayloadTooLarge, UnsupportedMediaType
 
 SESSION_NOT_FOUND = "Session not found."  # every 404 about a conversation, API and streams alike
 
@@ -44,3 +44,15 @@ class NotAllowed(ConversationError):
     """The caller may see the session but may not make this change."""
 
     http_status = 403
+
+
+class FileTooLarge(ConversationError, PayloadTooLarge):
+    """A photo or file over ``ATTACHMENT_MAX_BYTES`` (or an image with too many pixels)."""
+
+    http_status = 413
+
+
+class UnsupportedFile(ConversationError, UnsupportedMediaType):
+    """A file whose content is not a JPEG, PNG or WebP image or a PDF, whatever its name says."""
+
+    http_status = 415

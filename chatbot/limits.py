@@ -6,7 +6,9 @@
 - new conversations: per client address (``RATE_LIMIT_SESSIONS``);
 - requests for a person: per client address (``RATE_LIMIT_ESCALATIONS``), so
   one client cannot fill every agent's queue;
-- typing signals: per conversation and side (``RATE_LIMIT_TYPING``).
+- typing signals: per conversation and side (``RATE_LIMIT_TYPING``);
+- photos and files: per client address (``RATE_LIMIT_ATTACHMENTS``), each
+  one also counted as a message.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ TYPING = Limit("fiido.typing", "RATE_LIMIT_TYPING", "Too many typing signals. Wa
 ESCALATIONS = Limit(
     "fiido.escalations", "RATE_LIMIT_ESCALATIONS", "Too many requests for a person from your address. Try again later."
 )
+
+
+ATTACHMENTS = Limit("fiido.attachments", "RATE_LIMIT_ATTACHMENTS", "Too many files from your address. Try again later.")
 
 
 def limit_new_sessions(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -59,6 +64,20 @@ def limit_customer_messages(view: Callable[..., HttpResponse]) -> Callable[..., 
         if refused is None and name in owned_names(request.session):
             refused = refusal(request, MESSAGES, name)
         return refused or view(request, name, *args, **kwargs)
+
+    return wrapper
+
+
+def limit_customer_attachments(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Customer uploads: at most ``RATE_LIMIT_ATTACHMENTS`` per client address
+    (a file costs far more than a line of text to take in and keep), and each
+    counts as a message against the message limits."""
+    counted_as_message = limit_customer_messages(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, name: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = refusal(request, ATTACHMENTS, client_address(request))
+        return refused or counted_as_message(request, name, *args, **kwargs)
 
     return wrapper
 

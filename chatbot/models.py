@@ -223,6 +223,41 @@ class OutgoingEmail(models.Model):
         return f"to {self.to}: {self.subject}"
 
 
+class Attachment(models.Model):
+    """A photo or file sent in a conversation, carried by one message.
+
+    The bytes live in the ``attachments`` storage (``settings.STORAGES``),
+    which no URL serves: they go out only through the access-checked view
+    (``chatbot.views.attachment``). What is stored was checked by its content
+    and, for images, re-encoded without metadata (``chatbot.attachments``).
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        FILE = "file", "File"
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="attachments")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Decided from the bytes, never from the name or the browser's word.
+    content_type = models.CharField(max_length=50)
+    # The sender's file name, cleaned, with the extension of its real type.
+    name = models.CharField(max_length=120)
+    size = models.PositiveBigIntegerField()  # bytes stored
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    # Names in the attachments storage; an image too small for one has no thumbnail.
+    path = models.CharField(max_length=255)
+    thumbnail_path = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.name}"
+
+
 # ---------------------------------------------------------------------------
 # The built-in bot's knowledge: FAQ entries and orders (editable in the admin)
 # ---------------------------------------------------------------------------

@@ -96,8 +96,9 @@ def _fallback_time(created_at: str | None) -> str:
     return created_at[11:16] if created_at else ""
 
 
-def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
-    """A message as the API and the streams show it, rendered bubble included."""
+def message_payload(message: Message, *, seq: int, parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A message as the API and the streams show it, rendered bubble included;
+    ``parts`` for a message that is not text (a photo or file), else parsed."""
     if message.role == Message.Role.AGENT and message.agent is not None:
         name = display_name(message.agent)
     elif message.role == Message.Role.USER:
@@ -115,7 +116,7 @@ def message_payload(message: Message, *, seq: int) -> dict[str, Any]:
         "agent": agent_payload(message.agent) if message.role == Message.Role.AGENT else None,
         "client_id": str(message.client_id),
         "created_at": iso(message.created_at),
-        "parts": message_parts(message),
+        "parts": parts if parts is not None else message_parts(message),
     }
     with translation.override(settings.LANGUAGE_CODE):
         payload["html"] = bubble_html(payload)

@@ -9,16 +9,19 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Case, Count, F, Max, Min, Q, Value, When
 from django.http import Http404, HttpRequest
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 
 from chatbot import cards, payloads
 from chatbot.bots import get_bot
 from chatbot.exceptions import SESSION_NOT_FOUND, InvalidInput
-from chatbot.models import ChatSession, Event, Message, Note
+from chatbot.models import Attachment, ChatSession, Event, Message, Note
 from fiido.realtime import QUEUE_GROUP
 from fiido.realtime.sse import encode
 from fiido.realtime.stream import CATCH_UP_BATCH
@@ -92,6 +95,29 @@ def get_session(name: str) -> ChatSession:
         return ChatSession.objects.select_related("assigned_agent").get(name=name)
     except ChatSession.DoesNotExist:
         raise Http404(SESSION_NOT_FOUND) from None
+
+
+FILE_NOT_FOUND = "File not found."
+ATTACHMENT_ID = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits: str.isdigit() also takes "²"
+
+
+def access_attachment(request: HttpRequest, name: str, attachment_id: str) -> Attachment:
+    """A conversation's photo or file, for the conversation's customer or an
+    agent; anyone else gets the same 404 as for a file that does not exist."""
+    if not SESSION_NAME.fullmatch(name) or not ATTACHMENT_ID.fullmatch(attachment_id):
+        raise Http404(FILE_NOT_FOUND)
+    if name not in owned_names(request.session) and not _agent_test()(request.user):
+        raise Http404(FILE_NOT_FOUND)
+    try:
+        return Attachment.objects.get(pk=attachment_id, session__name=name)
+    except Attachment.DoesNotExist:
+        raise Http404(FILE_NOT_FOUND) from None
+
+
+@cache
+def _agent_test():
+    """Who counts as an agent (``settings.AGENT_TEST``: the workbench's rule, named, not imported)."""
+    return import_string(settings.AGENT_TEST)
 
 
 def current_customer_session(django_session: Mapping[str, Any]) -> ChatSession | None:

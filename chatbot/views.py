@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
-from chatbot import conversations, hours, limits, mail, payloads, selectors
+from chatbot import attachments, conversations, hours, limits, mail, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.conversations import Posted
 from fiido.exceptions import BadRequest
-from fiido.http import json_api, json_body
+from fiido.http import json_api, json_body, multipart_body
 
 
 @require_safe
@@ -29,7 +29,12 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     if chosen and chosen in selectors.owned_names(request.session):  # one of theirs, closed ones too (an emailed link)
         session = selectors.customer_session_for(request.session, chosen)
     state = selectors.session_with_history(session) if session else selectors.no_conversation_yet()
-    context = {"session": session, "state": state, "typing_preview": settings.TYPING_PREVIEW}
+    context = {
+        "session": session,
+        "state": state,
+        "typing_preview": settings.TYPING_PREVIEW,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+    }
     return render(request, "chatbot/chat.html", context)
 
 
@@ -82,6 +87,24 @@ def post_message(request: HttpRequest, name: str) -> JsonResponse:
     data = conversation_body(request, name)
     posted = conversations.post_customer_message(name, content=data.get("content"), client_id=data.get("client_id"))
     return posted_response(posted)
+
+
+@json_api("POST")
+@limits.limit_customer_attachments
+def post_attachment(request: HttpRequest, name: str) -> JsonResponse:
+    """A photo or PDF (multipart: ``file``, ``client_id``?): 201 ``{"message", "reply"}``."""
+    session = selectors.access_customer_session(request, name)
+    fields, files = multipart_body(request)
+    posted = conversations.post_attachment(session, upload=files.get("file"), client_id=fields.get("client_id"))
+    return posted_response(posted)
+
+
+@json_api("GET")
+def attachment(request: HttpRequest, name: str, attachment_id: str) -> HttpResponse:
+    """A photo or file of the conversation (``?thumbnail=1``: an image's small copy),
+    for its customer and agents only."""
+    found = selectors.access_attachment(request, name, attachment_id)
+    return attachments.file_response(found, thumbnail=request.GET.get("thumbnail") == "1")
 
 
 @json_api("POST")

@@ -21,6 +21,7 @@ from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from fiido import logs, metrics, periodic  # noqa: E402
+from fiido.http import request_body_limit  # noqa: E402
 from fiido.proxy import forwarded_scope  # noqa: E402
 from fiido.realtime.daphne_io import limit_request_bodies, skip_form_parsing  # noqa: E402
 from fiido.realtime.stream import stream_refusal  # noqa: E402
@@ -37,8 +38,8 @@ def _stream_routes() -> list[tuple[re.Pattern, object]]:
 
 STREAM_ROUTES = _stream_routes()
 
-# Under daphne: bodies over the limit are refused before they are read.
-limit_request_bodies(lambda: settings.API_MAX_BODY_BYTES)
+# Under daphne: bodies over the limit (larger on the upload paths) are refused before they are read.
+limit_request_bodies(request_body_limit)
 # ... and their bodies are not parsed as forms by Twisted (daphne never reads that).
 skip_form_parsing()
 

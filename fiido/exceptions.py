@@ -26,3 +26,15 @@ class Conflict(ApiError):
     """The request clashes with what exists (a name already taken)."""
 
     http_status = 409
+
+
+class PayloadTooLarge(ApiError):
+    """The request, or the file it carries, is over its size limit."""
+
+    http_status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    """The request's body, or the file it carries, is of a type that is refused."""
+
+    http_status = 415

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
-from fiido.exceptions import ApiError, BadRequest
+from fiido.exceptions import ApiError, BadRequest, UnsupportedMediaType
 
 
 def error_response(message: str, status: int, **headers: str) -> JsonResponse:
@@ -56,6 +58,34 @@ def _check_text(data: Any) -> None:
                 raise BadRequest("The request body holds text that is not valid Unicode.") from None
 
 
+MULTIPART_ROOM_BYTES = 64 * 1024  # an upload's envelope: boundaries, part headers, the client_id field
+
+
+def request_body_limit(method: str, path: str) -> int:
+    """The largest body a request may carry: an attachment and its multipart
+    envelope on the upload paths (``settings.UPLOAD_PATHS``), else
+    ``settings.API_MAX_BODY_BYTES``. daphne's hook (``fiido.realtime.daphne_io``)
+    and ``json_api`` both ask this, so the two limits cannot drift apart."""
+    if method == "POST" and any(re.match(pattern, path) for pattern in settings.UPLOAD_PATHS):
+        return settings.ATTACHMENT_MAX_BYTES + MULTIPART_ROOM_BYTES
+    return settings.API_MAX_BODY_BYTES
+
+
+def multipart_body(request: HttpRequest) -> tuple[Any, Any]:
+    """The request's multipart form: (fields, files); anything else is refused.
+
+    A body that is not ``multipart/form-data`` is a 415; one Django's parser
+    cannot read is a 400 (the CSRF check may have met the error first: Django
+    then remembers it and raises it again here).
+    """
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType("Send the file as multipart/form-data, in a field named file.")
+    try:
+        return request.POST, request.FILES
+    except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, UnicodeDecodeError, ValueError):
+        raise BadRequest("The multipart body could not be read.") from None
+
+
 def json_api(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Give a view the API's error contract: every refusal is a JSON 4xx.
 
@@ -77,8 +107,9 @@ def _json_api(view: Callable[..., HttpResponse], *, methods: frozenset[str]) -> 
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response("Invalid Content-Length.", 400)
-        if length > settings.API_MAX_BODY_BYTES:
-            return error_response(f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.", 413)
+        limit = request_body_limit(request.method, request.path)
+        if length > limit:
+            return error_response(f"The request body is larger than {limit} bytes.", 413)
         try:
             return view(request, *args, **kwargs)
         except ApiError as error:
@@ -108,3 +139,13 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     from django.views.defaults import page_not_found as django_page_not_found
 
     return django_page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400``: a request Django refused before any view (a multipart body
+    its parser cannot read, met by the CSRF check) answers JSON on an API path."""
+    if request.path.startswith(API_PREFIXES):
+        return error_response("The request could not be read.", 400)
+    from django.views.defaults import bad_request as django_bad_request
+
+    return django_bad_request(request, exception)

@@ -118,6 +118,43 @@ SCHEMAS: dict[str, Any] = {
             "tracking_url": {"type": "string"},
         },
     },
+    "ImagePart": {
+        "type": "object",
+        "required": ["type", "url", "name", "size", "content_type", "width", "height", "thumbnail"],
+        "properties": {
+            "type": {"const": "image"},
+            "url": {"type": "string", "description": "The full photo; only its customer and agents get it."},
+            "name": {"type": "string", "description": "The sender's file name, with its real type's extension."},
+            "size": {"type": "integer", "minimum": 1, "description": "Bytes, as stored (re-encoded)."},
+            "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp"]},
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "thumbnail": {"type": "string", "description": "A small WebP copy (the url itself when small already)."},
+        },
+    },
+    "FilePart": {
+        "type": "object",
+        "required": ["type", "url", "name", "size", "content_type"],
+        "properties": {
+            "type": {"const": "file"},
+            "url": {"type": "string", "description": "The file, as a download; only its customer and agents get it."},
+            "name": {"type": "string"},
+            "size": {"type": "integer", "minimum": 1},
+            "content_type": {"const": "application/pdf"},
+        },
+    },
+    "AttachmentUpload": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "A JPEG, PNG or WebP photo or a PDF (judged by content), at most ATTACHMENT_MAX_BYTES.",
+            },
+            "client_id": {"type": "string", "format": "uuid"},
+        },
+    },
     "Message": {
         "type": "object",
         "required": [
@@ -145,7 +182,10 @@ SCHEMAS: dict[str, Any] = {
             "agent": _nullable(_ref("Agent")),
             "client_id": {"type": "string", "format": "uuid"},
             "created_at": DATETIME,
-            "parts": {"type": "array", "items": {"oneOf": [_ref("TextPart"), _ref("CardPart")]}},
+            "parts": {
+                "type": "array",
+                "items": {"oneOf": [_ref("TextPart"), _ref("CardPart"), _ref("ImagePart"), _ref("FilePart")]},
+            },
             "html": {"type": "string", "description": "The rendered message bubble, in the reader's language."},
         },
     },
@@ -338,7 +378,10 @@ RESPONSES: dict[str, Any] = {
     "NotFound": _json(_ref("Error"), "No such session, or not the caller's."),
     "MethodNotAllowed": _json(_ref("Error"), "Wrong method."),
     "Conflict": _json(_ref("Error"), "The session's status does not allow this (nothing changed)."),
-    "TooLarge": _json(_ref("Error"), "The request body is larger than the API accepts."),
+    "TooLarge": _json(_ref("Error"), "The request body (or the file it carries) is larger than the API accepts."),
+    "UnsupportedMediaType": _json(
+        _ref("Error"), "Not a multipart upload, or a file that is not a JPEG, PNG, WebP or PDF by its content."
+    ),
     "TooManyRequests": {
         **_json(_ref("Error"), "Over a rate limit; retry after the given seconds."),
         "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
@@ -395,6 +438,7 @@ def _errors(*names: str) -> dict[str, Any]:
         "MethodNotAllowed": "405",
         "Conflict": "409",
         "TooLarge": "413",
+        "UnsupportedMediaType": "415",
         "TooManyRequests": "429",
     }
     return {codes[name]: _error(name) for name in names}
@@ -402,6 +446,22 @@ def _errors(*names: str) -> dict[str, Any]:
 
 def _body(schema_name: str, *, required: bool = False) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+def _upload_body() -> dict[str, Any]:
+    return {"required": True, "content": {"multipart/form-data": {"schema": _ref("AttachmentUpload")}}}
+
+
+FILE_HEADERS = {
+    "X-Content-Type-Options": {"required": True, "schema": {"const": "nosniff"}},
+    "Content-Security-Policy": {"required": True, "schema": {"const": "default-src 'none'; sandbox"}},
+    "Content-Disposition": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "inline for a photo, attachment for a PDF, with the file's name.",
+    },
+}
+ATTACHMENT_ID = {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
 def _op(summary: str, tag: str, responses: dict[str, Any], *, post: bool = False, **extra: Any) -> dict[str, Any]:
@@ -519,6 +579,47 @@ PATHS: dict[str, Any] = {
                     "Support's status.",
                 )
             },
+        ),
+    },
+    "/api/sessions/{name}/attachments": {
+        "parameters": [NAME],
+        "post": _op(
+            "Send a photo or PDF (multipart: file, client_id?); in bot_active the assistant answers that an "
+            "agent can see it.",
+            "customer",
+            {
+                "201": _json(_ref("Posted"), "Stored: the message's one part is an image or a file."),
+                "200": _json(_ref("Posted"), "A repeated client_id: the original, nothing stored."),
+                **_errors(*CUSTOMER_ERRORS, "UnsupportedMediaType", "TooManyRequests"),
+            },
+            requestBody=_upload_body(),
+        ),
+    },
+    "/api/sessions/{name}/attachments/{attachment_id}": {
+        "parameters": [NAME, ATTACHMENT_ID],
+        "get": _op(
+            "A photo or file of the conversation, for its customer and agents only (anyone else: 404).",
+            "customer",
+            {
+                "200": {
+                    "description": "The file, as stored; never run or shown as a page.",
+                    "headers": FILE_HEADERS,
+                    "content": {
+                        media: {"schema": {"type": "string", "format": "binary"}}
+                        for media in ("image/jpeg", "image/png", "image/webp", "application/pdf")
+                    },
+                },
+                **_errors("NotFound", "MethodNotAllowed"),
+            },
+            parameters=[
+                {
+                    "name": "thumbnail",
+                    "in": "query",
+                    "required": False,
+                    "description": "1: a photo's small WebP copy.",
+                    "schema": {"type": "string", "enum": ["1"]},
+                }
+            ],
         ),
     },
     "/api/sessions/{name}/events": {
@@ -651,6 +752,19 @@ PATHS: dict[str, Any] = {
             "agent",
             {"204": {"description": "Signalled."}, **_errors(*AGENT_ERRORS, "TooManyRequests")},
             requestBody=_body("Typing"),
+        ),
+    },
+    "/workbench/api/sessions/{name}/attachments": {
+        "parameters": [NAME],
+        "post": _op(
+            "Send a photo or PDF to the customer (multipart: file, client_id?); the holding agent only.",
+            "agent",
+            {
+                "201": _json(_ref("Posted"), "Stored: the message's one part is an image or a file."),
+                "200": _json(_ref("Posted"), "A repeated client_id: the original, nothing stored."),
+                **_errors(*AGENT_ERRORS, "UnsupportedMediaType"),
+            },
+            requestBody=_upload_body(),
         ),
     },
     "/workbench/api/me/presence": {

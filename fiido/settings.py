@@ -320,9 +320,44 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Customers' and agents' photos and files (chatbot/attachments.py) live in the
+# "attachments" storage: a directory no URL serves (they go out only through
+# the access-checked view), or any Django storage backend that several
+# machines share, such as S3 through django-storages (README "Photos and files").
+ATTACHMENTS_ROOT = os.environ.get("ATTACHMENTS_ROOT") or str(BASE_DIR / "media" / "attachments")
+ATTACHMENTS_STORAGE = os.environ.get("ATTACHMENTS_STORAGE", "filesystem")
+if ATTACHMENTS_STORAGE == "filesystem":
+    _attachments_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Owner-only files and directories: nobody else on the machine reads customers' photos.
+        "OPTIONS": {"location": ATTACHMENTS_ROOT, "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    }
+elif ATTACHMENTS_STORAGE == "s3":
+    # django-storages' S3 backend (pip install "django-storages[s3]"): AWS S3 or
+    # any S3-compatible server (MinIO, Ceph, R2...). Private objects, never
+    # overwritten; the app streams them through its own access check.
+    _attachments_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("ATTACHMENTS_S3_BUCKET", ""),
+            "endpoint_url": os.environ.get("ATTACHMENTS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("ATTACHMENTS_S3_REGION") or None,
+            "access_key": os.environ.get("ATTACHMENTS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("ATTACHMENTS_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("ATTACHMENTS_S3_PREFIX", "attachments"),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+    if not _attachments_storage["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("ATTACHMENTS_STORAGE=s3 needs ATTACHMENTS_S3_BUCKET")
+else:
+    raise ImproperlyConfigured("ATTACHMENTS_STORAGE must be 'filesystem' or 's3'")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": _attachments_storage,
 }
 WHITENOISE_USE_FINDERS = True  # serve from static/ without a collectstatic step
 
@@ -396,6 +431,17 @@ SSE_MAX_STREAMS_PER_LOGIN = _env_int("SSE_MAX_STREAMS_PER_LOGIN", 30)
 # Request bodies larger than this are refused (413) before they are read.
 API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# The largest photo or file a customer or agent may send (413 above it). The
+# two upload paths below accept bodies of this size plus room for the
+# multipart envelope; every other request stays within API_MAX_BODY_BYTES.
+ATTACHMENT_MAX_BYTES = _env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+UPLOAD_PATHS = [
+    r"^/api/sessions/[A-Za-z0-9_-]{1,64}/attachments$",
+    r"^/workbench/api/sessions/[A-Za-z0-9_-]{1,64}/attachments$",
+]
+# Who counts as an agent, named here so the customer app can let agents see a
+# conversation's files without importing the workbench (as STREAM_ROUTES names routes).
+AGENT_TEST = "workbench.permissions.is_agent"
 
 # ---------------------------------------------------------------------------
 # Cache and rate limits (fiido.ratelimits, on django-ratelimit)
@@ -425,6 +471,9 @@ RATE_LIMIT_LOGINS = _env_rate("RATE_LIMIT_LOGINS", "5/m")  # login attempts per 
 RATE_LIMIT_LOGINS_PER_ADDRESS = _env_rate("RATE_LIMIT_LOGINS_PER_ADDRESS", "20/m")  # whatever the username
 # Typing signals per conversation and side (the pages send one every 2 s at most while typing).
 RATE_LIMIT_TYPING = _env_rate("RATE_LIMIT_TYPING", "60/m")
+# Photos and files per client address, over all its conversations; each one
+# also counts as a message against the two message limits above.
+RATE_LIMIT_ATTACHMENTS = _env_rate("RATE_LIMIT_ATTACHMENTS", "30/h")
 
 # ---------------------------------------------------------------------------
 # The desk: presence, capacity, assignment, typing

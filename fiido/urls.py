@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("chatbot.urls")),
 ]
 
-# An unrouted API path answers {"error"} JSON too (fiido.http).
+# An unrouted API path, or a body Django could not parse, answers {"error"} JSON too (fiido.http).
 handler404 = "fiido.http.page_not_found"
+handler400 = "fiido.http.bad_request"

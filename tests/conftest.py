@@ -23,6 +23,7 @@ TEST_RATE_LIMITS = {
     "RATE_LIMIT_LOGINS": "10000/m",
     "RATE_LIMIT_LOGINS_PER_ADDRESS": "10000/m",
     "RATE_LIMIT_TYPING": "10000/m",
+    "RATE_LIMIT_ATTACHMENTS": "10000/m",
 }
 # Likewise the stream caps (fiido/realtime/caps.py): tests open hundreds of
 # streams from 127.0.0.1; tests/e2e/test_stream_caps.py sets real ones.
@@ -57,6 +58,18 @@ def generous_rate_limits():
         "yes",
     }
     settings.AGENT_MAX_LIVE = int(os.environ["AGENT_MAX_LIVE"])
+
+
+@pytest.fixture(autouse=True)
+def attachments_root(tmp_path, settings, monkeypatch):
+    """Each test keeps its photos and files in a directory of its own, and so do
+    the daphne workers it starts (they inherit ``ATTACHMENTS_ROOT``)."""
+    root = tmp_path / "attachments"
+    monkeypatch.setenv("ATTACHMENTS_ROOT", str(root))
+    storage = settings.STORAGES["attachments"]
+    options = {**storage.get("OPTIONS", {}), "location": str(root)}
+    settings.STORAGES = {**settings.STORAGES, "attachments": {**storage, "OPTIONS": options}}
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatbot import conversations
-from chatbot.models import ChatSession, Event, Message, Note
+from chatbot.models import Attachment, ChatSession, Event, Message, Note
+from tests.chatbot.test_attachments import GIF, HTML, PDF, SVG, files_in, image_bytes, jpeg_with_gps
 from workbench.models import AgentPreferences, ReadMarker
 
 FIELDS = ["content", "client_id", "reason", "customer_name", "customer_email"]
@@ -109,6 +110,7 @@ class Desk:
             Message.objects.count(),
             Event.objects.count(),
             Note.objects.count(),
+            Attachment.objects.count(),
             ReadMarker.objects.values_list("seq", flat=True).first(),
             list(AgentPreferences.objects.values_list("user_id", "away")),
             session.status,
@@ -165,8 +167,11 @@ def check(response, before: tuple, after: tuple) -> None:
 STATUSES = [s for s in ChatSession.Status.values if s != ChatSession.Status.CLOSED]
 
 
-CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close", "typing"]
-AGENT_ACTIONS = ["takeover", "release", "close", "messages", "transfer", "return-to-queue", "notes", "read", "typing"]
+CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close", "typing", "attachments"]
+AGENT_ACTIONS = [
+    *("takeover", "release", "close", "messages", "transfer", "return-to-queue", "notes", "read", "typing"),
+    "attachments",
+]
 
 
 @pytest.mark.parametrize("body", RAW_BODIES, ids=range(len(RAW_BODIES)))
@@ -297,3 +302,66 @@ def test_reads_survive_any_query_and_name(desk, query, name):
                 assert set(data) == {"error"}
         else:
             assert response.status_code == 404  # a name the URL pattern does not route (e.g. spaces)
+
+
+# ---------------------------------------------------------------------------
+# Uploads: hostile multipart bodies and hostile files
+# ---------------------------------------------------------------------------
+BOUNDARY = "fuzzboundary"
+FILE_CONTENTS = [
+    SVG,
+    HTML,
+    GIF,
+    PDF,
+    b"",
+    b"\x00" * 64,
+    image_bytes("PNG", (20, 10)),
+    image_bytes("WEBP", (20, 10)),
+    jpeg_with_gps()[:300],  # a JPEG cut short
+    b"\xff\xd8\xff" + SVG,
+    b"%PDF-" + HTML,  # a PDF by its first bytes: stored, and only ever served as a sandboxed download
+]
+file_contents = st.sampled_from(FILE_CONTENTS) | st.binary(max_size=300)
+file_names = st.sampled_from(["photo.jpg", "../../x.svg", "a\u202egpj.exe", "", ".", "x" * 300]) | hostile_text
+
+
+def multipart(parts: list[tuple[str, str | None, bytes]]) -> bytes:
+    """A multipart/form-data body: (field name, file name or None, content) each."""
+    body = b""
+    for field, filename, content in parts:
+        disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename is not None else "")
+        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode("utf-8", "surrogatepass")
+        body += content + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+multipart_bodies = st.lists(
+    st.tuples(
+        st.sampled_from(["file", "client_id", "file", "other"]),
+        st.none() | file_names,
+        file_contents
+        | st.uuids().map(lambda u: str(u).encode())
+        | hostile_text.map(lambda t: t.encode("utf-8", "surrogatepass")),
+    ),
+    max_size=3,
+).map(multipart)
+upload_bodies = multipart_bodies | bodies | multipart_bodies.map(lambda b: b[: len(b) // 2])
+
+
+@FUZZ
+@given(side=st.sampled_from(["customer", "agent"]), status=st.sampled_from(STATUSES), body=upload_bodies)
+def test_uploads_survive_any_multipart_body(desk, attachments_root, side, status, body):
+    """Any multipart body (or none) to either upload endpoint in any status: no
+    500, every refusal JSON, and a refused upload leaves no row and no file."""
+    desk.reset(status)
+    before, stored = desk.state(), files_in(attachments_root)
+    client, prefix = (desk.customer, "") if side == "customer" else (desk.agent, "/workbench")
+    response = client.post(
+        f"{prefix}/api/sessions/{desk.name}/attachments", body, content_type=f"multipart/form-data; boundary={BOUNDARY}"
+    )
+    check(response, before, desk.state())
+    if response.status_code >= 400:
+        assert files_in(attachments_root) == stored, "a refused upload left a file behind"
+    else:
+        part = response.json()["message"]["parts"][0]
+        assert part["type"] in {"image", "file"} and part["name"]

@@ -25,11 +25,13 @@ import uuid
 import pytest
 from channels.testing import ApplicationCommunicator
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from chatbot import conversations
-from chatbot.models import ChatSession, Event, Message
+from chatbot.models import Attachment, ChatSession, Event, Message
+from tests.chatbot.test_attachments import image_bytes
 from tests.support import asgi_scope
 
 Status = ChatSession.Status
@@ -85,10 +87,10 @@ class World:
         cookies = self.clients[role].cookies
         return "; ".join(f"{key}={morsel.value}" for key, morsel in cookies.items()).encode()
 
-    def footprint(self) -> tuple[int, int, str]:
+    def footprint(self) -> tuple[int, int, int, str]:
         """What a refused request must leave unchanged."""
         self.session.refresh_from_db()
-        return Message.objects.count(), Event.objects.count(), self.session.status
+        return Message.objects.count(), Event.objects.count(), Attachment.objects.count(), self.session.status
 
 
 @pytest.fixture(autouse=True)
@@ -102,9 +104,14 @@ def world(db, django_user_model) -> World:
     return World(django_user_model)
 
 
+PHOTO = image_bytes("PNG", (64, 48))
+
+
 def call(client: Client, method: str, url: str, body: dict | None = None):
     if method == "get":
         return client.get(url)
+    if method == "upload":  # multipart: a photo in the field "file", and the body's fields
+        return client.post(url, {"file": SimpleUploadedFile("rack.png", PHOTO), **(body or {})})
     return getattr(client, method)(url, json.dumps(body or {}), content_type="application/json")
 
 
@@ -146,6 +153,14 @@ CUSTOMER_API = {
     "close": ("post", "/api/sessions/{name}/close", Status.BOT_ACTIVE, None, 200, Status.CLOSED),
     "typing": ("post", "/api/sessions/{name}/typing", Status.BOT_ACTIVE, None, 204, Status.BOT_ACTIVE),
     "identify": ("patch", "/api/sessions/{name}", Status.BOT_ACTIVE, {"customer_name": "Ann"}, 200, Status.BOT_ACTIVE),
+    "attachments": (
+        "upload",
+        "/api/sessions/{name}/attachments",
+        Status.PENDING_MANUAL,
+        {"client_id": "8d1f3c2a-2222-4b4b-9c9c-abcdefabcdef"},
+        201,
+        Status.PENDING_MANUAL,
+    ),
 }
 
 
@@ -167,6 +182,8 @@ def test_customer_api_serves_only_the_owner(world, endpoint, role):
             assert data["message"]["content"] == MESSAGE["content"] and data["message"]["role"] == "user"
         elif endpoint == "earlier":
             assert data["messages"] and data["has_earlier"] is False
+        elif endpoint == "attachments":
+            assert data["message"]["role"] == "user" and data["message"]["parts"][0]["type"] == "image"
         else:
             assert (data["session_name"], data["status"]) == (world.name, after)
         world.session.refresh_from_db()
@@ -256,6 +273,13 @@ AGENT_API = {
         {"agent": 409, "assigned_agent": 204, "other_agent": 403, "admin": 403},
     ),
     "presence": ("put", "/workbench/api/me/presence", {"presence": "away"}, dict.fromkeys(AGENTS, 200)),
+    # Photos and files: like messages, only the assigned agent of a live session.
+    "attachments": (
+        "upload",
+        "/workbench/api/sessions/{name}/attachments",
+        None,
+        {"agent": 409, "assigned_agent": 201, "other_agent": 403, "admin": 403},
+    ),
 }
 WITHOUT_SESSION = {"list", "agents", "canned_replies", "presence"}
 
@@ -292,6 +316,8 @@ def assert_agent_success(world: World, endpoint: str, role: str, data: dict) -> 
         assert data["messages"] and data["has_earlier"] is False
     elif endpoint == "messages":
         assert data["message"]["role"] == "agent" and data["message"]["content"] == AGENT_MESSAGE["content"]
+    elif endpoint == "attachments":
+        assert data["message"]["role"] == "agent" and data["message"]["parts"][0]["type"] == "image"
     elif endpoint == "notes":
         assert data["note"]["content"] == "Only agents see this." and data["note"]["author"]["username"]
     elif endpoint in {"read", "typing"}:
@@ -355,7 +381,14 @@ def test_agent_actions_on_an_erased_session_are_404(world, endpoint):
 
 @pytest.mark.parametrize(
     ("endpoint", "role"),
-    [("release", "other_agent"), ("close", "other_agent"), ("messages", "other_agent"), ("messages", "admin")],
+    [
+        ("release", "other_agent"),
+        ("close", "other_agent"),
+        ("messages", "other_agent"),
+        ("messages", "admin"),
+        ("attachments", "other_agent"),
+        ("attachments", "admin"),
+    ],
 )
 def test_status_is_checked_before_the_caller_409_before_403(world, endpoint, role):
     """On a closed session every agent gets the same 409, even one who would get 403 on a live one."""
@@ -373,6 +406,23 @@ def test_a_customer_message_to_a_closed_session_is_409_for_the_owner_and_404_for
     url = f"/api/sessions/{world.name}/messages"
     assert_json_error(call(world.clients["owner"], "post", url, MESSAGE), 409)
     assert_json_error(call(world.clients["other_customer"], "post", url, MESSAGE), 404, NOT_FOUND)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_conversations_files_are_served_to_its_customer_and_agents_only(world, role):
+    """The one URL of a photo answers its customer and every agent (an admin
+    too); anyone else, logged in or not, gets the 404 of a file that does not
+    exist, for the photo and for its thumbnail."""
+    posted = call(world.clients["owner"], "upload", f"/api/sessions/{world.name}/attachments")
+    part = posted.json()["message"]["parts"][0]
+    for url in (part["url"], part["thumbnail"]):
+        response = world.clients[role].get(url)
+        if role == "owner" or role in AGENTS:
+            assert response.status_code == 200, (role, response.status_code)
+            assert response["Content-Type"] == "image/png"
+            assert response["X-Content-Type-Options"] == "nosniff"
+        else:
+            assert_json_error(response, 404, {"error": "File not found."})
 
 
 # ---------------------------------------------------------------------------

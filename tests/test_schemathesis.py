@@ -15,6 +15,8 @@ the state machine instead of only its 404.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 import schemathesis
@@ -38,7 +40,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_OPERATION = 25  # x 2 modes x 29 operations: about 1,200 requests, seconds on one worker
+EXAMPLES_PER_OPERATION = 25  # x 2 modes x 32 operations: about 1,600 requests, seconds on one worker
 
 
 def auth_headers(visitor) -> dict[str, str]:
@@ -85,7 +87,7 @@ def test_the_live_api_matches_its_openapi_description(workers):
     operations = [result.ok() for result in schema.get_all_operations()]
     json_operations = [op for op in operations if not op.path.endswith("/events")]
     assert {op.path for op in operations} == set(raw["paths"])
-    assert len(json_operations) == 29
+    assert len(json_operations) == 32
 
     # Starting conversations gets a visitor of its own: a visitor's cookie remembers
     # only its newest conversations (chatbot.selectors.OWNED_SESSIONS_KEPT).
@@ -121,7 +123,7 @@ def test_the_schema_is_served_and_describes_every_api_route(client):
                 yield route
 
     api_routes = {
-        "/" + route.replace("<str:name>", "{name}").replace("<str:reply_id>", "{reply_id}")
+        "/" + re.sub(r"<(?:str|int):(\w+)>", r"{\1}", route)
         for route in routes(get_resolver())
         if "api/" in route and route != "api/schema/"
     }

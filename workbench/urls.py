@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/sessions/<str:name>/notes", views.add_note, name="api-notes"),
     path("api/sessions/<str:name>/read", views.mark_read, name="api-read"),
     path("api/sessions/<str:name>/typing", views.typing, name="api-typing"),
+    path("api/sessions/<str:name>/attachments", views.post_attachment, name="api-attachments"),
     path("api/sessions/<str:name>/canned-replies/<str:reply_id>", views.filled_canned_reply, name="api-canned-fill"),
     path("api/agents", views.agent_list, name="api-agents"),
     path("api/me/presence", views.my_presence, name="api-presence"),

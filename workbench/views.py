@@ -15,7 +15,7 @@ from chatbot import typing as chatbot_typing
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
 from chatbot.views import conversation_body, earlier_messages, posted_response
-from fiido.http import json_api, json_body
+from fiido.http import json_api, json_body, multipart_body
 from fiido.i18n import SESSION_LANGUAGE_KEY
 from workbench import assignment, canned, history, presence, reading
 from workbench import selectors as workbench_selectors
@@ -52,6 +52,7 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
         "state": state,
         "bubbles": bubbles,
         "previous": workbench_selectors.earlier_conversations(session),
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
     }
     return render(request, "workbench/session.html", context)
 
@@ -240,6 +241,18 @@ def messages(request: HttpRequest, name: str) -> JsonResponse:
     data = conversation_body(request, name)
     posted = conversations.post_agent_message(
         name, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
+    )
+    return posted_response(posted)
+
+
+@json_api("POST")
+@agent_api
+def post_attachment(request: HttpRequest, name: str) -> JsonResponse:
+    """A photo or PDF from the holding agent (multipart: ``file``, ``client_id``?): 201 ``{"message"}``."""
+    session = selectors.get_session(name)
+    fields, files = multipart_body(request)
+    posted = conversations.post_attachment(
+        session, upload=files.get("file"), client_id=fields.get("client_id"), agent=request.user
     )
     return posted_response(posted)
 

@@ -11,7 +11,7 @@ objects underneath:
   next frame straight to the socket during dispatch, with no task wake-up;
 * the **body limit** (``limit_request_bodies``) answers 413 from a request's
   ``Content-Length`` before daphne reads the body (it reads all of it before
-  the application runs);
+  the application runs), larger for uploads than for the rest;
 * ``skip_form_parsing`` stops Twisted parsing every POST body into
   ``Request.args``, which daphne never reads.
 
@@ -25,7 +25,8 @@ requirements.txt; check each after an upgrade):
 * daphne's ``WebRequest`` (``http_protocol``): ``gotLength``,
   ``handleContentChunk``, ``process`` and ``__init__``, Twisted's
   ``Request._parsePOSTFormSubmission``, and the channel's ``transport``,
-  ``dataReceived`` and ``loseConnection``;
+  ``dataReceived``, ``loseConnection`` and, until a body is complete, the
+  request line in ``_command`` and ``_path``;
 * the plain TCP transport (``twisted.internet.tcp.Connection``):
   ``dataBuffer``, ``offset``, ``_tempDataLen`` (together: bytes queued),
   ``socket``, ``connected``, ``disconnecting``, ``abortConnection`` and
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from twisted.web.http import Request
 
@@ -165,15 +167,35 @@ def _refuse_too_large(request: Request) -> None:
     channel.loseConnection()
 
 
-def limit_request_bodies(max_bytes: Callable[[], int]) -> None:
-    """Make daphne refuse a body over ``max_bytes()`` with 413 as soon as its
-    ``Content-Length`` (or, chunked, its running size) says so.
+def _request_line(request: Request) -> tuple[str, str]:
+    """The method and path of a request whose headers have arrived but not its
+    body: Twisted's channel holds the request line (``_command``, ``_path``)
+    until the body is complete. ("", "") if it does not."""
+    channel = request.channel
+    method = getattr(channel, "_command", b"")
+    target = getattr(channel, "_path", b"")
+    if not isinstance(method, bytes) or not isinstance(target, bytes):
+        return "", ""
+    path = target.split(b"?", 1)[0]
+    return method.decode("latin-1"), unquote(path.decode("latin-1"))
+
+
+def limit_request_bodies(max_bytes: Callable[[str, str], int]) -> None:
+    """Make daphne refuse a body over ``max_bytes(method, path)`` with 413 as
+    soon as its ``Content-Length`` (or, chunked, its running size) says so.
 
     daphne hands the application a request only after Twisted has read its
     whole body into memory or a temporary file, so an application-level limit
     comes too late: one anonymous 300 MB POST took a worker from 80 to 394 MB.
-    This hooks daphne's ``WebRequest`` (``gotLength``, ``handleContentChunk``,
+    The limit depends on the request line, read when the headers are in:
+    uploads get their own (``fiido.http.request_body_limit``). This hooks
+    daphne's ``WebRequest`` (``gotLength``, ``handleContentChunk``,
     ``process``) once per process.
+
+    A body within the limit is held by Twisted (in memory below 100 kB, in a
+    temporary file above), then handed to the application in 8 KiB chunks,
+    which Django spools to a temporary file past ``FILE_UPLOAD_MAX_MEMORY_SIZE``:
+    what one upload costs in memory is bounded by the limit.
     """
     from daphne.http_protocol import WebRequest
 
@@ -182,7 +204,7 @@ def limit_request_bodies(max_bytes: Callable[[], int]) -> None:
     got_length, content_chunk, process = WebRequest.gotLength, WebRequest.handleContentChunk, WebRequest.process
 
     def gotLength(self, length):
-        self._fiido_room = max_bytes()
+        self._fiido_room = max_bytes(*_request_line(self))
         if length is not None and length > self._fiido_room:
             _refuse_too_large(self)
             return
@@ -191,7 +213,10 @@ def limit_request_bodies(max_bytes: Callable[[], int]) -> None:
     def handleContentChunk(self, data):
         if getattr(self, "_fiido_refused", False):
             return
-        self._fiido_room = getattr(self, "_fiido_room", max_bytes()) - len(data)
+        room = getattr(self, "_fiido_room", None)
+        if room is None:
+            room = max_bytes(*_request_line(self))
+        self._fiido_room = room - len(data)
         if self._fiido_room < 0:
             _refuse_too_large(self)
             return
@@ -221,7 +246,10 @@ def skip_form_parsing() -> None:
     ``bench/postcost.py``: the header parse alone was ≈ 0.1 CPU-ms of a
     1.3 ms request. Twisted's own switch for it is the request's
     ``_parsePOSTFormSubmission`` (its ``parsePOSTFormSubmission`` argument);
-    this sets it on every request daphne makes, once per process.
+    this sets it on every request daphne makes, once per process. For an
+    upload it matters more: Twisted would parse the whole multipart body
+    (copies of the file in memory) and answer an empty 400 for one it cannot
+    parse; Django parses it, once, from disk.
     """
     from daphne.http_protocol import WebRequest
 

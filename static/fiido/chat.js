@@ -2,6 +2,7 @@
 import {
   BubbleList,
   TypingIndicator,
+  bindAttachments,
   bindComposer,
   bindEarlier,
   bindTypingSignals,
@@ -30,6 +31,7 @@ const errorBox = document.getElementById("error");
 const form = document.getElementById("composer");
 const input = document.getElementById("composer-input");
 const sendButton = form.querySelector("button[type=submit]");
+const attachButton = document.getElementById("attach");
 const escalateButton = document.getElementById("escalate");
 const cancelButton = document.getElementById("cancel-escalation");
 const endButton = document.getElementById("end-chat");
@@ -90,6 +92,7 @@ function render() {
   const started = Boolean(name);
   input.disabled = closed;
   sendButton.disabled = closed;
+  attachButton.disabled = closed;
   escalateButton.hidden = closed || state.status !== "bot_active" || !identifyForm.hidden;
   cancelButton.hidden = closed || state.status !== "pending_manual";
   endButton.hidden = closed || !started;
@@ -216,6 +219,24 @@ bindComposer({
     if (data.reply) bubbles.add(data.reply); // the assistant's answer, when it gave one
     typingSignals.sent();
     showError(errorBox, "");
+  },
+});
+
+// Photos and PDFs: the paperclip, a paste into the composer, or a drop anywhere on the conversation.
+bindAttachments({
+  button: attachButton,
+  fileInput: document.getElementById("attach-input"),
+  pasteTarget: input,
+  dropZone: root,
+  url: () => `${api()}/attachments`,
+  prepare: ensureConversation,
+  bubbles,
+  errorBox,
+  role: "user",
+  maxBytes: Number(root.dataset.attachmentMaxBytes),
+  enabled: () => state.status !== "closed" && !state.deleted,
+  onSent(data) {
+    if (data.reply) bubbles.add(data.reply); // the assistant says an agent can see files
   },
 });
 

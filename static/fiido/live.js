@@ -237,6 +237,24 @@ export class BubbleList {
     return article;
   }
 
+  // A pending bubble for a file being uploaded: its name and a progress bar
+  // (`progress(fraction)`), replaced by the stored message like a text's.
+  addUploading({ role, name, fileName, clientId }) {
+    const article = this.addPending({ role, name, text: fileName, clientId });
+    article.classList.add("bubble--uploading");
+    const bar = document.createElement("progress");
+    bar.className = "bubble__progress";
+    bar.max = 1;
+    bar.value = 0;
+    bar.setAttribute("aria-label", format(gettext("Uploading %(name)s"), { name: fileName }));
+    article.querySelector(".bubble__body").append(bar);
+    return {
+      progress(fraction) {
+        bar.value = fraction;
+      },
+    };
+  }
+
   markFailed(clientId, message, retry) {
     const pending = this.pendingFor(clientId);
     if (!pending) return;
@@ -475,4 +493,150 @@ export class TypingIndicator {
     this.el.replaceChildren();
     this.role = null;
   }
+}
+
+// --- Photos and files: the paperclip, paste and drag-and-drop, on both pages.
+// The server judges a file by its content (chatbot/attachments.py); these
+// checks only spare the upload of something it would certainly refuse.
+export const ATTACHMENT_TYPES = ["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+function megabytes(bytes) {
+  const value = bytes / (1024 * 1024);
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} MB`;
+}
+
+function tooLarge(maxBytes) {
+  return format(gettext("That file is too large. The limit is %(size)s."), { size: megabytes(maxBytes) });
+}
+
+const WRONG_TYPE = () => gettext("Only photos (JPEG, PNG or WebP) and PDF files can be sent.");
+
+function uploadRefusal(status, data, maxBytes) {
+  if (status === 413) return tooLarge(maxBytes);
+  if (status === 415) return WRONG_TYPE();
+  return refusal(status, data);
+}
+
+// POST one file as multipart/form-data, reporting upload progress (fetch
+// cannot). Resolves to {ok, status, data} like postJSON; a network failure to status 0.
+export function uploadFile(url, file, clientId, onProgress = () => {}) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable && event.total) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      let data = {};
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        data = {};
+      }
+      resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, data });
+    });
+    const lost = () => resolve({ ok: false, status: 0, data: {} });
+    xhr.addEventListener("error", lost);
+    xhr.addEventListener("abort", lost);
+    const body = new FormData();
+    body.append("client_id", clientId);
+    body.append("file", file, file.name);
+    xhr.send(body);
+  });
+}
+
+// Send photos and PDFs from the paperclip (`button`, which opens `fileInput`),
+// a paste into `pasteTarget`, or a drop on `dropZone`, while `enabled()`.
+// Each file shows at once as a pending bubble with a progress bar; the stored
+// message (same client_id) replaces it. A lost connection offers Retry with
+// the same client_id (stored once however often it arrives); a refusal (wrong
+// type, too large) says why and drops the bubble. `url`, `prepare`, `role`
+// and `onSent` work as in bindComposer.
+export function bindAttachments({
+  button,
+  fileInput,
+  pasteTarget,
+  dropZone,
+  url,
+  bubbles,
+  errorBox,
+  role,
+  maxBytes,
+  enabled = () => true,
+  prepare = null,
+  onSent = () => {},
+}) {
+  async function send(file, clientId, upload, target = null) {
+    if (prepare && !(await prepare())) {
+      bubbles.markFailed(clientId, gettext("Not sent."), () => send(file, clientId, upload, target));
+      return;
+    }
+    target = target || (typeof url === "function" ? url() : url);
+    upload.progress(0);
+    const { ok, status, data } = await uploadFile(target, file, clientId, (fraction) => upload.progress(fraction));
+    if (ok) {
+      bubbles.add(data.message);
+      onSent(data);
+      showError(errorBox, "");
+      return;
+    }
+    const problem = uploadRefusal(status, data, maxBytes);
+    if (status === 0 || status === 429 || status >= 500) {
+      bubbles.markFailed(clientId, status === 0 ? gettext("Not sent.") : problem, () => send(file, clientId, upload, target));
+    } else {
+      bubbles.pendingFor(clientId)?.remove(); // this file will never be taken: nothing to retry
+    }
+    if (status !== 0) showError(errorBox, problem);
+  }
+
+  function take(files) {
+    if (!enabled()) return;
+    for (const file of files) {
+      if (!ATTACHMENT_TYPES.includes(file.type)) {
+        showError(errorBox, WRONG_TYPE());
+        continue;
+      }
+      if (file.size > maxBytes) {
+        showError(errorBox, tooLarge(maxBytes));
+        continue;
+      }
+      const clientId = newClientId();
+      const target = prepare ? null : typeof url === "function" ? url() : url;
+      const who = typeof role === "function" ? role() : role;
+      const upload = bubbles.addUploading({ role: who, name: gettext("You"), fileName: file.name, clientId });
+      send(file, clientId, upload, target);
+    }
+  }
+
+  button.addEventListener("click", () => {
+    if (enabled()) fileInput.click();
+  });
+  fileInput.addEventListener("change", () => {
+    take([...fileInput.files]);
+    fileInput.value = "";
+  });
+  pasteTarget.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (!files.length) return; // plain text pastes as usual
+    event.preventDefault();
+    take(files);
+  });
+  const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+  dropZone.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // a file dropped here never replaces the page, whether it can be sent or not
+    event.dataTransfer.dropEffect = enabled() ? "copy" : "none";
+    dropZone.classList.toggle("is-dropping", enabled());
+  });
+  dropZone.addEventListener("dragleave", (event) => {
+    if (!dropZone.contains(event.relatedTarget)) dropZone.classList.remove("is-dropping");
+  });
+  dropZone.addEventListener("drop", (event) => {
+    dropZone.classList.remove("is-dropping");
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    take([...event.dataTransfer.files]);
+  });
 }

@@ -10,6 +10,7 @@ import { startKeyboard } from "./keyboard.js";
 import {
   BubbleList,
   TypingIndicator,
+  bindAttachments,
   bindComposer,
   bindEarlier,
   bindTypingSignals,
@@ -41,6 +42,7 @@ const form = document.getElementById("composer");
 const input = document.getElementById("composer-input");
 const composerLabel = document.getElementById("composer-label");
 const sendButton = form.querySelector("button[type=submit]");
+const attachButton = document.getElementById("attach");
 const modeChoices = [...document.querySelectorAll("#mode input[name=mode]")];
 const buttons = {
   takeOver: document.getElementById("take-over"),
@@ -70,6 +72,7 @@ const state = {
 };
 
 const mine = () => state.status === "manual_live" && state.agent && state.agent.username === me;
+const canSendFiles = () => !state.ended && state.mode === "reply" && mine();
 const holderOrSuperuser = () => state.status === "manual_live" && (mine() || superuser);
 
 function statusText() {
@@ -121,6 +124,7 @@ function render() {
   const canWrite = !gone && (state.mode === "note" || mine());
   input.disabled = !canWrite;
   sendButton.disabled = !canWrite;
+  attachButton.disabled = !canSendFiles(); // files go to the customer: replies only, never notes
   sendButton.textContent = state.mode === "note" ? gettext("Add note") : gettext("Send");
   composerLabel.textContent = state.mode === "note" ? gettext("Private note") : gettext("Reply to the customer");
   form.classList.toggle("composer--note", state.mode === "note");
@@ -313,6 +317,20 @@ bindComposer({
   errorBox,
   role: () => (state.mode === "note" ? "note" : "agent"),
   onSent: () => typingSignals.sent(),
+});
+
+// Photos and PDFs to the customer: the paperclip, a paste into the composer, or a drop on the conversation.
+bindAttachments({
+  button: attachButton,
+  fileInput: document.getElementById("attach-input"),
+  pasteTarget: input,
+  dropZone: root,
+  url: `${api}/attachments`,
+  bubbles,
+  errorBox,
+  role: "agent",
+  maxBytes: Number(root.dataset.attachmentMaxBytes),
+  enabled: canSendFiles,
 });
 
 startDesk({ conversation: name, looking });
