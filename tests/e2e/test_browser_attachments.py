@@ -12,7 +12,17 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.chatbot.test_attachments import PDF, SVG, jpeg_with_gps
-from tests.e2e.test_browser import assert_once, log_in, not_pwned, open_page, screenshot, send, session_name, wait_live
+from tests.e2e.test_browser import (
+    ask_for_a_person,
+    assert_once,
+    log_in,
+    not_pwned,
+    open_page,
+    screenshot,
+    send,
+    session_name,
+    wait_live,
+)
 from tests.e2e.test_browser import start_workers as start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
@@ -101,7 +111,7 @@ def test_photos_and_files_reach_the_other_side_once_and_a_wrong_type_is_refused(
     send(customer, "The rack on my D11 broke.")
     wait_live(customer, "[data-chat]")
     name = session_name(customer)
-    customer.get_by_role("button", name="Talk to a person").click()
+    ask_for_a_person(customer)
     customer.get_by_text("Waiting for an agent.", exact=False).wait_for()
 
     desk = log_in(browser, second.url, "alice", "alice-password", viewport={"width": 1100, "height": 760})
