@@ -8,7 +8,7 @@ timing assertions fail at random on a shared machine; this script measures it.
 
 It migrates a temporary SQLite database, loads the demo FAQ and orders, and
 times, with ``time.process_time``, what a customer message costs on the bot
-path: ``BuiltinBot.reply`` (handoff words, order numbers, greetings, the FAQ
+path: ``BuiltinBot.reply`` (handoff words, order numbers, email addresses, greetings, the FAQ
 matcher) and ``cards.parse`` of the message (its payload). Each hostile
 message is compared with ordinary prose of the same length; the figure is the
 fastest of ``--runs`` runs, which filters out other tenants of the machine.
@@ -109,6 +109,11 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "order-question lookalikes": lambda n: fill("my my order track ", n),
     "Chinese lookalikes": lambda n: fill("人客订单物", n),
     "card opening tags": lambda n: fill("[PRODUCT]", n),
+    # Email addresses are looked for around each "@" (chatbot/order_access.py::emails_in).
+    "number, then at-signs": lambda n: fill("@", n, head="UK22080 "),
+    "number, then a-at repeated": lambda n: fill("a@", n, head="UK22080 "),
+    "number, long local part": lambda n: fill("a", n, head="UK22080 ", tail="@example.com"),
+    "number, many addresses": lambda n: fill("x@example.com ", n, head="UK22080 "),
     "opening tag and separators": lambda n: fill("|", n, head="[PRODUCT]a"),
     # difflib compares a message with each question it could read like; spaces
     # are the questions' most repeated character, its worst case.

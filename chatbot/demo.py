@@ -432,7 +432,8 @@ def _orders(now) -> list[dict]:
 
 @transaction.atomic
 def seed_orders_and_faq() -> None:
-    """Create or reset the demo FAQ and orders (``UK22080`` and friends)."""
+    """Create or reset the demo FAQ and orders (``UK22080`` and friends, each with
+    its customer's email: the bot shows an order only with it)."""
     for topic, languages in FAQ.items():
         for language, (question, keywords, answer) in languages.items():
             FaqEntry.objects.update_or_create(

@@ -24,7 +24,9 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from chatbot import cards
+from chatbot.bots import orders
 from chatbot.models import ChatSession, Message
+from chatbot.order_sources import Order
 
 # The name shown for a speaker who has none of their own.
 ROLE_NAMES = {Message.Role.BOT: pgettext_lazy("speaker", "Assistant")}  # a customer with no name: the tag says it
@@ -251,4 +253,37 @@ def session_state(session: ChatSession) -> dict[str, Any]:
         "offline_request": session.offline_request,
         "created_at": iso(session.created_at),
         "updated_at": iso(session.updated_at),
+    }
+
+
+def order_payload(order: Order) -> dict[str, Any]:
+    """An order as the agents' customer panel shows it: the order, its lines and
+    parcels, in the active language (links only if http(s), as on the cards)."""
+    return {
+        "number": order.number,
+        "status": order.status,
+        "status_label": orders.status_label(order.status),
+        "total": f"{order.total:.2f}",
+        "total_display": orders.money(order.total, order.currency),
+        "currency": order.currency,
+        "placed_at": iso(order.placed_at),
+        "items": [
+            {
+                "name": item.product_name,
+                "quantity": item.quantity,
+                "price": orders.money(item.price, order.currency),
+                "status": item.status,
+                "url": cards.safe_url(item.product_url),
+            }
+            for item in order.items
+        ],
+        "shipments": [
+            {
+                "carrier": shipment.carrier,
+                "tracking_number": shipment.tracking_number,
+                "tracking_url": cards.safe_url(shipment.tracking_url),
+                "status": shipment.status,
+            }
+            for shipment in order.shipments
+        ],
     }

@@ -86,6 +86,80 @@ SCHEMAS: dict[str, Any] = {
             _ref("MessagePage"),
         ]
     },
+    "AgentSessionDetail": {
+        "allOf": [
+            _ref("SessionWithHistory"),
+            {
+                "type": "object",
+                "required": ["notes", "orders"],
+                "properties": {
+                    "notes": {"type": "array", "items": _ref("Note"), "description": "Agents only."},
+                    "orders": {
+                        "type": "array",
+                        "items": _ref("OrderSummary"),
+                        "description": (
+                            "Every order placed with the conversation's customer_email, newest first, at most 10, "
+                            "from ORDER_SOURCE (agents see them all; customers only their own). Empty without an "
+                            "email, and when the order source fails."
+                        ),
+                    },
+                },
+            },
+        ]
+    },
+    "OrderSummary": {
+        "type": "object",
+        "required": [
+            "number",
+            "status",
+            "status_label",
+            "total",
+            "total_display",
+            "currency",
+            "placed_at",
+            "items",
+            "shipments",
+        ],
+        "properties": {
+            "number": {"type": "string", "description": "UK22080"},
+            "status": {
+                "type": "string",
+                "description": "pending, processing, partially_shipped, shipped, delivered, refunded or cancelled",
+            },
+            "status_label": {"type": "string", "description": "The status in the agent's language."},
+            "total": {"type": "string", "description": "A decimal: 1048.00"},
+            "total_display": {"type": "string", "description": "£1,048.00"},
+            "currency": {"type": "string", "description": "ISO 4217"},
+            "placed_at": DATETIME,
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "quantity", "price", "status", "url"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "quantity": {"type": "integer"},
+                        "price": {"type": "string", "description": "The line's price, formatted."},
+                        "status": {"type": "string", "description": "The product card's status."},
+                        "url": {"type": "string", "description": "The product page (http(s) only), or empty."},
+                    },
+                },
+            },
+            "shipments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["carrier", "tracking_number", "tracking_url", "status"],
+                    "properties": {
+                        "carrier": {"type": "string"},
+                        "tracking_number": {"type": "string"},
+                        "tracking_url": {"type": "string", "description": "http(s) only, or empty."},
+                        "status": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
     "MessagePage": {
         "type": "object",
         "required": ["messages", "has_earlier"],
@@ -694,10 +768,10 @@ PATHS: dict[str, Any] = {
     "/workbench/api/sessions/{name}": {
         "parameters": [NAME],
         "get": _op(
-            "A session with its latest messages (`has_earlier`: more before them).",
+            "A session with its latest messages (`has_earlier`: more before them), notes and the customer's orders.",
             "agent",
             {
-                "200": _json(_ref("SessionWithHistory"), "The session."),
+                "200": _json(_ref("AgentSessionDetail"), "The session."),
                 **_errors("Unauthorized", "Forbidden", "NotFound"),
             },
         ),

@@ -535,6 +535,16 @@ LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "")
 
 # ---------------------------------------------------------------------------
+# Orders: where the bot and the agents' customer panel read them
+# ---------------------------------------------------------------------------
+ORDER_SOURCE = os.environ.get("ORDER_SOURCE", "chatbot.order_sources.local.LocalOrderSource")
+# A networked source's whole budget for one look-up, its one retry included.
+ORDER_SOURCE_TIMEOUT_SECONDS = _env_float("ORDER_SOURCE_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+SHOPIFY_SHOP_DOMAIN = os.environ.get("SHOPIFY_SHOP_DOMAIN", "")  # fiido-uk.myshopify.com
+SHOPIFY_ACCESS_TOKEN = os.environ.get("SHOPIFY_ACCESS_TOKEN", "")
+SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "") or "2026-10"
+
+# ---------------------------------------------------------------------------
 # Logging
 # ---------------------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line with the worker, request id and

@@ -42,7 +42,7 @@ def test_no_redis_is_no_hosts():
 
 
 @pytest.mark.parametrize(
-    ("settings", "message"),
+    ("given", "message"),
     [
         ({"url": "http://r:6379"}, "REDIS_URL"),
         ({"url": "redis://"}, "names no host"),
@@ -58,9 +58,9 @@ def test_no_redis_is_no_hosts():
         ({"url": "redis://a:1/0", "password": "pw"}, "REDIS_PASSWORD"),
     ],
 )
-def test_misconfigurations_are_refused_with_the_settings_name(settings, message):
+def test_misconfigurations_are_refused_with_the_settings_name(given, message):
     with pytest.raises(ImproperlyConfigured, match=message):
-        redis_hosts(**settings)
+        redis_hosts(**given)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from chatbot import conversations, limits, payloads, selectors
+from chatbot import conversations, limits, order_access, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
@@ -52,6 +52,7 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
         "state": state,
         "bubbles": bubbles,
         "previous": workbench_selectors.earlier_conversations(session),
+        "orders": [payloads.order_payload(order) for order in order_access.orders_for_customer(session)],
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
     }
     return render(request, "workbench/session.html", context)
@@ -98,8 +99,10 @@ def history_page(request: HttpRequest) -> HttpResponse:
 @json_api("GET")
 @agent_api
 def session_detail(request: HttpRequest, name: str) -> JsonResponse:
-    """The conversation with its latest messages and, for agents only, its notes."""
+    """The conversation with its latest messages and, for agents only, its notes
+    and the customer's orders (all of them: the privacy rule is the customer's)."""
     session = selectors.get_session(name)
+    orders = [payloads.order_payload(order) for order in order_access.orders_for_customer(session)]
     return JsonResponse(
         {
             **selectors.session_with_history(session),
@@ -107,6 +110,7 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
             "customer_email": session.customer_email,
             "notes": selectors.notes_of(session),
             "previous": workbench_selectors.earlier_conversations(session),
+            "orders": orders,
         }
     )
 

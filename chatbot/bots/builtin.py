@@ -1,10 +1,12 @@
 """The built-in assistant: works offline, answers from the FAQ and looks up orders.
 
 Each customer message is tried against, in order: a request for a person
-(escalate), order numbers (summary plus product cards, or a plain "not
-found"), small talk, a question about an order without its number, the FAQ
-(keywords, with typos and plurals forgiven, or a question that reads like an
-entry's), and finally an honest "I don't know" with the offer of a person.
+(escalate), order numbers (summary plus product cards for an order placed
+with the email the customer gave; else a request for that email, or a plain
+"not found": ``chatbot/order_access.py``), small talk, a question about an
+order without its number, the FAQ (keywords, with typos and plurals
+forgiven, or a question that reads like an entry's), and finally an honest
+"I don't know" with the offer of a person.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from chatbot import order_access
 from chatbot.bots import orders
 from chatbot.bots.base import GREETING, REASON_ASKED, BotReply
 from chatbot.models import ChatSession, FaqEntry, Message
@@ -120,8 +123,10 @@ class BuiltinBot:
         if wants_person(text):
             return BotReply(str(HANDOFF_REPLY), escalate=True, reason=REASON_ASKED)
         numbers = orders.find_order_numbers(text)
+        if not numbers and order_access.emails_in(text):
+            numbers = numbers_asked_before(history)  # an email on its own answers "which email?"
         if numbers:
-            return order_answer(numbers)
+            return order_answer(numbers, order_access.claims(session, history))
         if _GREETING.match(text):
             return BotReply(str(GREETING))
         if _THANKS.match(text):
@@ -147,11 +152,24 @@ def wants_person(text: str) -> bool:
     return bool(_HANDOFF.search(text)) or any(word in text for word in HANDOFF_WORDS_ZH)
 
 
-def order_answer(numbers: Sequence[str]) -> BotReply:
-    """Look each order up: found ones get cards; unknown ones a plain sentence, no card."""
+def numbers_asked_before(history: Sequence[Message]) -> list[str]:
+    """The order numbers of the customer's latest earlier message that quoted any."""
+    earlier = [message.content for message in history if message.role == Message.Role.USER][:-1]
+    for text in reversed(earlier):
+        numbers = orders.find_order_numbers(text)
+        if numbers:
+            return numbers
+    return []
+
+
+def order_answer(numbers: Sequence[str], claims: order_access.Claims) -> BotReply:
+    """Each order the customer may see gets its cards; any other number one
+    plain sentence, the same for an unknown order as for someone else's."""
+    if not claims.emails:
+        return BotReply(str(orders.EMAIL_NEEDED))  # not a miss: the bot knows what it needs
     found, missing = [], []
     for number in numbers[: orders.MAX_ORDERS_PER_REPLY]:
-        order = orders.lookup(number)
+        order = order_access.customer_order(number, claims)
         if order is None:
             missing.append(orders.not_found_reply(number))
         else:

@@ -2,11 +2,15 @@
 
 Set ``CHATBOT_BACKEND=chatbot.bots.llm.LLMBot`` and ``LLM_BASE_URL``,
 ``LLM_API_KEY``, ``LLM_MODEL``. The model sees the FAQ in its instructions
-and two tools: ``lookup_order`` and ``escalate_to_human``. When it looks an
-order up, the product cards are written by ``orders.product_blocks`` from the
-database, the same function the built-in bot uses; any block the model
-writes itself is dropped and any tag left over blanked out (``model_words``),
-so a card can never show an invented order or link.
+and two tools: ``lookup_order`` and ``escalate_to_human``. A look-up obeys
+the same privacy rule as the built-in bot (``order_access.customer_order``:
+the customer quoted the number and gave the order's email; what the model
+passes is only the number, never proof), and an order not shown gets the
+same answer whether or not it exists. For an order shown, the product cards
+are written by ``orders.product_blocks`` from the order source, the same
+function the built-in bot uses; any block the model writes itself is
+dropped and any tag left over blanked out (``model_words``), so a card can
+never show an invented order or link.
 
 All requests of one reply share ``CHATBOT_TIMEOUT_SECONDS``. When the time
 runs out, or the endpoint fails, ``reply`` raises; the state machine then
@@ -24,7 +28,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chatbot import cards
+from chatbot import cards, order_access
 from chatbot.bots import orders
 from chatbot.bots.base import GREETING, REASON_ASKED, BotReply
 from chatbot.bots.builtin import HANDOFF_REPLY, last_customer_text, wants_person
@@ -41,6 +45,10 @@ Be brief, friendly and factual. Answer only from the FAQ below and from order lo
 - When the customer gives an order number (like UK22080), call lookup_order. Describe the order's
   status in one or two sentences. The customer is shown a product card for every item with its
   tracking link, so do not repeat links and never write [PRODUCT] blocks yourself.
+- Orders are shown only to the email address they were placed with. When lookup_order answers
+  "email_needed", ask the customer for that email address. When it answers found false, say you
+  found no order with that number for their email address and ask them to check both; never say
+  or guess whether the order exists.
 - Never invent orders, prices, dates, tracking numbers or links.
 - When the customer asks for a person, call escalate_to_human.
 - When you cannot answer, say honestly that you don't know, offer to connect the customer with a
@@ -65,6 +73,7 @@ TOOLS = [
                     }
                 },
                 "required": ["order_number"],
+                # No email parameter: the proof is what the customer wrote, read by the bot itself.
             },
         },
     },
@@ -104,19 +113,21 @@ class LLMBot:
             return BotReply(str(HANDOFF_REPLY), escalate=True, reason=REASON_ASKED)
         if not (self.base_url and self.model):
             raise ImproperlyConfigured("LLMBot needs LLM_BASE_URL and LLM_MODEL.")
-        return _Exchange(self, history, session.language).run()
+        return _Exchange(self, history, session.language, claims=order_access.claims(session, history)).run()
 
 
 class _Exchange:
     """One reply: the requests to the endpoint and the tool calls between them."""
 
-    def __init__(self, bot: LLMBot, history: Sequence[Message], language: str) -> None:
+    def __init__(self, bot: LLMBot, history: Sequence[Message], language: str, *, claims: order_access.Claims) -> None:
         self.bot = bot
+        self.claims = claims
         self.deadline = time.monotonic() + bot.timeout
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": _system_prompt(language)}]
         self.messages.extend(_conversation(history))
         self.found: dict[str, Any] = {}  # order number -> Order, in look-up order
         self.looked_up = False
+        self.lookups = 0
         self.escalation: str | None = None
 
     def run(self) -> BotReply:
@@ -181,12 +192,18 @@ class _Exchange:
         return json.dumps({"error": f"no tool named {name!r}"})
 
     def _lookup(self, value: str) -> dict[str, Any]:
-        self.looked_up = True
         number = orders.normalise_number(value)
+        if number is not None and not self.claims.emails:
+            # Not a miss: asking for the email is the answer (as the built-in bot's).
+            return {"found": False, "order_number": number, "email_needed": True}
+        self.looked_up = True
         if number is None:
             return {"found": False, "error": f"{value!r} is not an order number (e.g. UK22080)"}
-        order = orders.lookup(number)
-        if order is None:
+        self.lookups += 1
+        if self.lookups > orders.MAX_ORDERS_PER_REPLY:  # each may be a request to the shop
+            return {"found": False, "error": f"at most {orders.MAX_ORDERS_PER_REPLY} look-ups per reply"}
+        order = order_access.customer_order(number, self.claims)
+        if order is None:  # unknown, or someone else's: the model is told no more than the customer
             return {"found": False, "order_number": number}
         self.found[order.number] = order
         return orders.order_facts(order)

@@ -1,9 +1,10 @@
-"""Order look-up shared by every bot: find order numbers, fetch orders, and
-write the reply with one ``[PRODUCT]`` block per line item (DESIGN §7).
+"""Orders in the bots' words: find order numbers in a message, and write the
+reply for an order with one ``[PRODUCT]`` block per line item (DESIGN §7).
 
-Both the built-in bot and the LLM bot's tool call end here, so the blocks a
-customer sees always come from the database, never from a model's
-imagination.
+Both the built-in bot and the LLM bot's tool call end here, with an order
+from the order source (``chatbot/order_sources``) that the customer may see
+(``chatbot/order_access.py``), so the blocks a customer sees always come from
+the shop's data, never from a model's imagination.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chatbot import cards
-from chatbot.models import Order
+from chatbot.models import Order as OrderModel
+from chatbot.order_sources import Item, Order, get_order_source
 
 # The original shop's prefixes, then digits: "UK22080", "#uk22080", "# UK22080", "UK-22080".
 # No space between prefix and digits, so "in the US 2024" is not an order.
@@ -30,6 +33,12 @@ ORDER_NUMBER = re.compile(
     re.IGNORECASE,
 )
 MAX_ORDERS_PER_REPLY = 3  # a message quoting more numbers is answered for the first three
+
+# The answer to an order number from a customer who has given no email address yet.
+EMAIL_NEEDED = gettext_lazy(
+    "To keep your orders private, I show an order only to the email address it was placed with. "
+    "Please write that email address here."
+)
 
 CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "PLN": "zł"}
 
@@ -47,8 +56,20 @@ def normalise_number(value: str) -> str | None:
 
 
 def lookup(number: str) -> Order | None:
-    """The order with this number, items and shipments loaded, or None."""
-    return Order.objects.prefetch_related("items__shipment").filter(number__iexact=number.strip()).first()
+    """The order with this number from the order source, or None.
+
+    No privacy check: what a customer may see goes through
+    ``order_access.customer_order``.
+    """
+    return get_order_source().order(number)
+
+
+def status_label(status: str) -> str:
+    """An order status in the active language (a value the desk does not know, as it is)."""
+    try:
+        return str(OrderModel.Status(status).label)
+    except ValueError:
+        return status
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -68,7 +89,7 @@ def _without_tags(text: str) -> str:
     return text
 
 
-def product_block(order: Order, item) -> str:
+def product_block(order: Order, item: Item) -> str:
     """One ``[PRODUCT]`` block for a line item, in DESIGN §7's field order."""
     shipment = item.shipment
     logistics = (shipment.carrier, shipment.tracking_number) if shipment is not None else ("", "")
@@ -78,7 +99,7 @@ def product_block(order: Order, item) -> str:
         item.product_name,
         item.quantity,
         money(item.price, order.currency),
-        item.card_status,
+        item.status,
         *logistics,
     ]
     # The URL is the last field, where a "|" is allowed; only a closing tag could break it.
@@ -90,7 +111,7 @@ def summary(order: Order) -> str:
     """One line, in the active language: number, status, total and date."""
     return _("Order %(number)s: %(status)s, total %(total)s, placed on %(date)s.") % {
         "number": order.number,
-        "status": order.get_status_display(),
+        "status": status_label(order.status),
         "total": money(order.total, order.currency),
         "date": date_format(timezone.localtime(order.placed_at), "DATE_FORMAT"),
     }
@@ -106,13 +127,17 @@ def order_reply(order: Order) -> str:
 
 def product_blocks(order: Order) -> str:
     """Every line item's block, one per line: what both bots show for an order."""
-    return "\n".join(product_block(order, item) for item in order.items.all())
+    return "\n".join(product_block(order, item) for item in order.items)
 
 
 def not_found_reply(number: str) -> str:
+    """The answer when an order is not shown to a customer who gave an email:
+    the same whether it does not exist or was placed with another email, so
+    it never tells which."""
     return _(
-        "I couldn't find an order %(number)s. Please check the number on your confirmation email "
-        "(it looks like UK22080), or press “Talk to a person” and an agent will help."
+        "I couldn't find an order %(number)s for the email address you gave. Please check the number "
+        "(it looks like UK22080) and write the email address you used for the order, or press "
+        "“Talk to a person” and an agent will help."
     ) % {"number": number}
 
 
@@ -121,7 +146,7 @@ def order_facts(order: Order) -> dict[str, Any]:
     return {
         "found": True,
         "order_number": order.number,
-        "status": order.get_status_display(),
+        "status": status_label(order.status),
         "total": money(order.total, order.currency),
         "placed_on": timezone.localtime(order.placed_at).date().isoformat(),
         "items": [
@@ -129,11 +154,11 @@ def order_facts(order: Order) -> dict[str, Any]:
                 "product": item.product_name,
                 "quantity": item.quantity,
                 "price": money(item.price, order.currency),
-                "status": item.card_status,
+                "status": item.status,
                 "carrier": item.shipment.carrier if item.shipment else "",
                 "tracking_number": item.shipment.tracking_number if item.shipment else "",
             }
-            for item in order.items.all()
+            for item in order.items
         ],
         "note": "The customer is shown a product card for every item; do not repeat tracking links.",
     }

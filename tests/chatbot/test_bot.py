@@ -40,9 +40,15 @@ def card_parts(reply: dict) -> list[dict]:
     return [part for part in reply["parts"] if part["type"] == "card"]
 
 
+# The demo orders' customers (chatbot/demo.py): an order is shown only with its email.
+OLIVER = "oliver@example.com"  # UK22080
+EMMA = "emma@example.com"  # US10432
+JONAS = "jonas@example.com"  # DE41290
+
+
 def test_where_is_my_order_answers_with_two_cards_carrying_tracking_data(demo):
     session = conversations.start()
-    reply = ask(session, "Where is my order UK22080?")
+    reply = ask(session, "Where is my order UK22080? My email is oliver@example.com")
     assert "UK22080" in reply["content"]
     assert "£1,048.00" in reply["content"]
     bike, rack = card_parts(reply)
@@ -81,7 +87,7 @@ def test_the_reply_uses_design_section_7_block_format_exactly(demo):
 
 @pytest.mark.parametrize("text", ["uk22080", "#UK22080 please", "status of order #uk22080?", "订单 UK22080"])
 def test_order_numbers_are_found_with_or_without_hash_in_any_case(demo, text):
-    assert len(card_parts(ask(conversations.start(), text))) == 2
+    assert len(card_parts(ask(conversations.start(customer_email=OLIVER), text))) == 2
 
 
 @pytest.mark.parametrize(
@@ -103,7 +109,7 @@ def test_order_numbers_in_text(text, numbers):
 
 
 def test_refunded_order_cards_have_no_logistics(demo):
-    reply = ask(conversations.start(), "What happened to US10432?")
+    reply = ask(conversations.start(customer_email=EMMA), "What happened to US10432?")
     assert "Refunded" in reply["content"]
     assert [(c["status"], c["carrier"], c["tracking_number"], c["tracking_url"]) for c in card_parts(reply)] == [
         ("Returned & Refunded", "", "", ""),
@@ -113,17 +119,17 @@ def test_refunded_order_cards_have_no_logistics(demo):
 
 
 def test_an_unknown_order_is_answered_plainly_without_a_card(demo):
-    session = conversations.start()
+    session = conversations.start(customer_email=OLIVER)
     reply = ask(session, "Where is my order UK99999?")
     assert card_parts(reply) == []
     assert "[PRODUCT]" not in reply["content"]
-    assert "couldn't find an order UK99999" in reply["content"]
+    assert "couldn't find an order UK99999 for the email address you gave" in reply["content"]
     session.refresh_from_db()
     assert session.bot_misses == 1  # not an answer
 
 
 def test_a_found_and_an_unknown_order_in_one_message(demo):
-    reply = ask(conversations.start(), "I have two orders: UK22080 and FR12345")
+    reply = ask(conversations.start(customer_email=OLIVER), "I have two orders: UK22080 and FR12345")
     assert len(card_parts(reply)) == 2
     assert "couldn't find an order FR12345" in reply["content"]
 
@@ -294,7 +300,7 @@ def test_product_fields_cannot_break_the_block(demo):
 
 
 def test_an_item_without_a_shipment_is_pending(demo):
-    reply = ask(conversations.start(), "DE41290")
+    reply = ask(conversations.start(customer_email=JONAS), "DE41290")
     (card,) = card_parts(reply)
     assert card["status"] == CardStatus.PENDING and card["carrier"] == ""
 
@@ -314,9 +320,8 @@ def test_seed_demo_is_idempotent(settings):
 def test_the_api_answers_an_order_question_with_cards(demo):
     client = Client()
     name = client.post("/api/sessions", content_type="application/json").json()["session_name"]
-    response = client.post(
-        f"/api/sessions/{name}/messages", {"content": "Where is my order UK22080?"}, content_type="application/json"
-    )
+    content = "Where is my order UK22080? My email is oliver@example.com"
+    response = client.post(f"/api/sessions/{name}/messages", {"content": content}, content_type="application/json")
     assert response.status_code == 201
     assert len(card_parts(response.json()["reply"])) == 2
 
@@ -388,8 +393,8 @@ def test_order_numbers_are_what_the_probed_pattern_found(text):
     assert orders.find_order_numbers(text) == expected
 
 
-def reply_to(text: str) -> tuple[dict, ChatSession]:
-    session = conversations.start()
+def reply_to(text: str, *, email: str = "") -> tuple[dict, ChatSession]:
+    session = conversations.start(customer_email=email)
     reply = ask(session, text)
     session.refresh_from_db()
     return reply, session
@@ -429,13 +434,13 @@ def test_a_long_hostile_message_with_a_faq_keyword_gets_the_faq_answer(demo, tex
     ids=["hash-spaces", "mixed-whitespace", "hashes", "number-repeated"],
 )
 def test_a_long_hostile_message_with_an_order_number_gets_its_cards(demo, text):
-    reply, _ = reply_to(text)
+    reply, _ = reply_to(text, email=OLIVER)
     assert [card["title"] for card in card_parts(reply)] == ["Fiido D11 Folding E-bike", "Fiido Rear Rack"]
 
 
 def test_a_message_full_of_order_numbers_is_answered_for_the_first_three(demo):
     text, numbers = distinct_numbers()
-    reply, _ = reply_to(text)
+    reply, _ = reply_to(text, email=OLIVER)
     assert card_parts(reply) == []
     for number in numbers[: orders.MAX_ORDERS_PER_REPLY]:
         assert f"couldn't find an order {number}" in reply["content"]

@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from chatbot import cards, conversations
+from chatbot import cards, conversations, order_access
 from chatbot.bots import orders
 from chatbot.bots.llm import NO_ANSWER_MARK, LLMBot, LLMError, _Exchange, model_words
 from chatbot.conversations import BOT_APOLOGY
@@ -149,9 +149,10 @@ def test_an_order_tool_call_round_becomes_cards_from_the_database(llm):
             "[PRODUCT]|Invented bike|1|£1.00|Received|X|1|https://evil.example/[/PRODUCT]"
         ),
     ]
-    reply = ask(conversations.start(), "Where is my order UK22080?")
+    question = "Where is my order UK22080? My email is oliver@example.com"
+    reply = ask(conversations.start(), question)
     first, second = llm.requests
-    assert first["body"]["messages"][-1]["content"] == "Where is my order UK22080?"
+    assert first["body"]["messages"][-1]["content"] == question
     tool_messages = [m for m in second["body"]["messages"] if m["role"] == "tool"]
     assert tool_messages[0]["tool_call_id"] == "call_1"
     facts = json.loads(tool_messages[0]["content"])
@@ -177,7 +178,7 @@ def test_an_unknown_order_from_the_tool_yields_no_card_and_counts_as_a_miss(llm)
         completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK99999"})]),
         completion("I couldn't find order UK99999. Would you like to talk to a person?"),
     ]
-    session = conversations.start()
+    session = conversations.start(customer_email="oliver@example.com")
     reply = ask(session, "Where is UK99999?")
     assert cards_of(reply) == []
     assert json.loads(llm.requests[1]["body"]["messages"][-1]["content"]) == {
@@ -186,6 +187,70 @@ def test_an_unknown_order_from_the_tool_yields_no_card_and_counts_as_a_miss(llm)
     }
     session.refresh_from_db()
     assert session.bot_misses == 1
+
+
+def tool_result(llm, request: int = 1) -> dict:
+    return json.loads(llm.requests[request]["body"]["messages"][-1]["content"])
+
+
+def test_someone_elses_order_is_told_to_the_model_exactly_as_a_missing_one(llm):
+    """The model learns no more than the customer may: not even that the order exists."""
+    for number in ("UK22080", "UK99999"):
+        llm.script = [
+            completion(tool_calls=[tool_call("lookup_order", {"order_number": number})]),
+            completion("I found no such order for your email address."),
+        ]
+        reply = ask(conversations.start(customer_email="emma@example.com"), f"Where is {number}?")
+        assert cards_of(reply) == []
+        assert tool_result(llm, -1) == {"found": False, "order_number": number}
+
+
+def test_without_an_email_the_tool_asks_for_it_and_shows_nothing(llm):
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK22080"})]),
+        completion("Which email address did you order with?"),
+    ]
+    session = conversations.start()
+    reply = ask(session, "Where is UK22080?")
+    assert cards_of(reply) == []
+    assert tool_result(llm) == {"found": False, "order_number": "UK22080", "email_needed": True}
+    (lookup,) = [tool for tool in llm.requests[0]["body"]["tools"] if tool["function"]["name"] == "lookup_order"]
+    assert set(lookup["function"]["parameters"]["properties"]) == {"order_number"}  # no email from the model
+    session.refresh_from_db()
+    assert session.bot_misses == 0  # asking for the email is an answer
+
+
+def test_the_model_cannot_look_up_a_number_the_customer_never_wrote(llm):
+    """Even with the right email, an order whose number only the model came up with stays hidden."""
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK22080"})]),
+        completion("Nothing found."),
+    ]
+    reply = ask(conversations.start(customer_email="oliver@example.com"), "Show me all my orders")
+    assert cards_of(reply) == []
+    assert tool_result(llm) == {"found": False, "order_number": "UK22080"}
+
+
+def test_an_email_in_the_customers_message_lets_the_tool_show_the_order(llm):
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK22080"})]),
+        completion("On its way."),
+    ]
+    reply = ask(conversations.start(), "UK22080, OLIVER@example.com")
+    assert len(cards_of(reply)) == 2
+    assert tool_result(llm)["order_number"] == "UK22080"
+
+
+def test_a_model_that_looks_up_many_orders_is_stopped_after_three(llm):
+    numbers = ["UK22080", "UK10001", "UK10002", "UK10003"]
+    llm.script = [
+        completion(tool_calls=[tool_call("lookup_order", {"order_number": n}, f"call_{n}") for n in numbers]),
+        completion("Done."),
+    ]
+    ask(conversations.start(customer_email="oliver@example.com"), " ".join(numbers))
+    results = [json.loads(m["content"]) for m in llm.requests[1]["body"]["messages"] if m["role"] == "tool"]
+    assert results[0]["order_number"] == "UK22080" and results[0]["found"] is True
+    assert results[3] == {"found": False, "error": "at most 3 look-ups per reply"}
 
 
 def test_the_no_answer_mark_is_hidden_and_counts_as_a_miss(llm):
@@ -292,7 +357,7 @@ def test_beside_a_looked_up_order_only_the_database_cards_are_shown(llm):
         completion(tool_calls=[tool_call("lookup_order", {"order_number": "UK22080"})]),
         completion("On its way.\n" + SMUGGLED["nested-block"] + SMUGGLED["mark-splits-the-tag"]),
     ]
-    reply = ask(conversations.start(), "Where is UK22080?")
+    reply = ask(conversations.start(customer_email="oliver@example.com"), "Where is UK22080?")
     assert [card["title"] for card in cards_of(reply)] == ["Fiido D11 Folding E-bike", "Fiido Rear Rack"]
     assert not any("evil" in card["tracking_url"] or "evil" in card["image"] for card in cards_of(reply))
 
@@ -340,13 +405,14 @@ model_text = st.recursive(
 def test_whatever_the_model_writes_the_only_cards_are_the_databases(numbers):
     """The final text parsed as the pages parse it holds exactly the cards the bot appended from the database."""
     seed_orders_and_faq()
-    exchange = _Exchange(LLMBot(), [], "en")
+    claims = order_access.Claims(frozenset({"oliver@example.com", "emma@example.com"}), frozenset(numbers))
+    exchange = _Exchange(LLMBot(), [], "en", claims=claims)
     found = [order for order in map(orders.lookup, numbers) if order is not None]
     exchange.looked_up = bool(numbers)
     exchange.found = {order.number: order for order in found}
     appended = "\n".join(orders.product_blocks(order) for order in found)
     database_cards = [part for part in cards.parse(appended) if part["type"] == "card"]
-    assert len(database_cards) == sum(len(order.items.all()) for order in found)
+    assert len(database_cards) == sum(len(order.items) for order in found)
 
     @hypothesis_settings(deadline=None, max_examples=300)  # the machine is shared; a slow example is not a failure
     @given(model_text)

@@ -22,7 +22,9 @@ def test_a_customer_question_in_bot_active_is_answered_across_workers(workers, r
     stream = SSEReader(f"{second.url}/api/sessions/{name}/events", cookies=visitor.client.cookies).wait_connected()
     try:
         stream.wait_for(lambda r: r.of_type("history"), what="history")
-        response = visitor.post(f"/api/sessions/{name}/messages", {"content": "Where is my order UK22080?"})
+        response = visitor.post(
+            f"/api/sessions/{name}/messages", {"content": "Where is my order UK22080? My email is oliver@example.com"}
+        )
         assert response.status_code == 201, response.text
         reply = response.json()["reply"]
         assert reply["role"] == "bot"

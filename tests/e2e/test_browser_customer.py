@@ -52,6 +52,7 @@ def test_the_customer_says_who_they_are_and_the_agent_sees_it_live(browser, work
     assert desk.locator("#title-name").inner_text() == "Ann Example"
     desk.locator("#context summary").click()
     assert desk.locator("#customer-email").inner_text() == "ann@example.com"
+    assert desk.locator("#orders").count() == 0  # no order was placed with ann@example.com
     earlier_link = desk.locator(f'#earlier a[href="/workbench/sessions/{earlier}"]')
     assert earlier_link.count() == 1  # same browser
     screenshot(desk, "workbench-customer.png")

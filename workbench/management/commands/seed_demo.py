@@ -39,7 +39,9 @@ class Command(BaseCommand):
             )
         seed_orders_and_faq()
         self.stdout.write(
-            "Demo FAQ and orders: try “Where is my order UK22080?” (also US10432, EU30517, DE41290, PL50321)"
+            "Demo FAQ and orders: try “Where is my order UK22080? My email is oliver@example.com” "
+            "(orders are shown only with the email they were placed with: also US10432 emma@example.com, "
+            "EU30517 lena@example.com, DE41290 jonas@example.com, PL50321 anna@example.com)"
         )
         if get_user_model().objects.filter(username=DEMO_AGENT).exists():
             self.stdout.write(f"A user named {DEMO_AGENT!r} already exists; left as it is (no demo login created).")
