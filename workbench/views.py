@@ -43,7 +43,7 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
 def session_page(request: HttpRequest, name: str) -> HttpResponse:
     """One conversation: its latest messages with the agents' notes among them."""
     session = selectors.get_session(name)
-    state = selectors.session_with_history(session)
+    state = selectors.session_with_history(session, for_agents=True)
     first = state["messages"][0]["seq"] if state["has_earlier"] and state["messages"] else 0
     notes = [note for note in selectors.notes_of(session) if note["after_seq"] >= first]
     bubbles = workbench_selectors.interleaved(state["messages"], notes)
@@ -105,7 +105,7 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     orders = [payloads.order_payload(order) for order in order_access.orders_for_customer(session)]
     return JsonResponse(
         {
-            **selectors.session_with_history(session),
+            **selectors.session_with_history(session, for_agents=True),
             "customer_name": session.customer_name,
             "customer_email": session.customer_email,
             "notes": selectors.notes_of(session),
@@ -241,10 +241,14 @@ def close(request: HttpRequest, name: str) -> JsonResponse:
 def messages(request: HttpRequest, name: str) -> JsonResponse:
     """GET: a page of earlier messages (``?before=<seq>&limit=``); POST: send one."""
     if request.method == "GET":
-        return earlier_messages(request, selectors.get_session(name))
+        return earlier_messages(request, selectors.get_session(name), for_agents=True)
     data = conversation_body(request, name)
     posted = conversations.post_agent_message(
-        name, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
+        name,
+        agent=request.user,
+        content=data.get("content"),
+        client_id=data.get("client_id"),
+        language=request.LANGUAGE_CODE,
     )
     return posted_response(posted)
 
