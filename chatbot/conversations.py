@@ -47,7 +47,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import attachments, idle, mail, payloads
+from chatbot import attachments, copilot, idle, mail, payloads
 from chatbot import translation as machine_translation
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
@@ -201,7 +201,9 @@ def cancel_escalation(session: Conversation) -> ChatSession:
 # ---------------------------------------------------------------------------
 # Agent actions
 # ---------------------------------------------------------------------------
-def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int | None = None) -> ChatSession:
+def take_over(
+    session: Conversation, *, agent: AbstractBaseUser, max_live: int | None = None, language: str | None = None
+) -> ChatSession:
     """Give a conversation to ``agent``: one waiting in the queue
     (``pending_manual``), or one still with the bot (``bot_active``: the agent
     joins it, and the bot stops answering) -> ``manual_live``.
@@ -210,6 +212,8 @@ def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int |
     others wait for the row lock, then find the status changed and get
     ``AlreadyTaken``. With ``max_live`` (the agent's capacity), an agent who
     already holds that many live conversations gets ``AtCapacity`` (409).
+    With ``COPILOT`` on, the agents then get a summary in ``language`` (the
+    agent's), made once, after the commit, off this request.
     """
     with transaction.atomic(durable=True):
         locked = _lock(session)
@@ -223,6 +227,7 @@ def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int |
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
         changes.system_message("agent_joined", agent=payloads.display_name(agent))
         changes.save()
+        copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
     return _settled(session, locked, changes)
 
 
@@ -557,6 +562,19 @@ def save_summary(session: ChatSession, *, text: str, upto_seq: int) -> dict[str,
         data = payloads.summary_payload(summary)
         notify_on_commit(agents_group(session.name), payloads.summary_event(session.name, data))
     return data
+
+
+def copilot_failed(session: ChatSession, *, what: str) -> None:
+    """Tell the session's agents that the copilot could not make ``what`` (they may ask again)."""
+    notify_on_commit(agents_group(session.name), {"type": what, "session_name": session.name, "failed": True})
+
+
+def offer_suggestions(session: ChatSession, *, request_id: str, suggestions: list[str] | None) -> None:
+    """Hand suggested replies (None: they failed) to the agents' pages; the one
+    that asked (``request_id``) shows them. Never stored, never a customer's."""
+    notice = {"type": "suggestions", "session_name": session.name, "request_id": request_id}
+    notice |= {"suggestions": suggestions} if suggestions is not None else {"suggestions": [], "failed": True}
+    notify_on_commit(agents_group(session.name), notice)
 
 
 # ---------------------------------------------------------------------------

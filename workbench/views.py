@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from chatbot import conversations, limits, order_access, payloads, selectors
+from chatbot import conversations, copilot, limits, order_access, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
@@ -54,6 +54,8 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
         "previous": workbench_selectors.earlier_conversations(session),
         "orders": [payloads.order_payload(order) for order in order_access.orders_for_customer(session)],
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "summary": copilot.stored_summary(session),
+        "copilot": copilot.enabled(),
     }
     return render(request, "workbench/session.html", context)
 
@@ -109,6 +111,7 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
             "customer_name": session.customer_name,
             "customer_email": session.customer_email,
             "notes": selectors.notes_of(session),
+            "summary": copilot.stored_summary(session),
             "previous": workbench_selectors.earlier_conversations(session),
             "orders": orders,
         }
@@ -120,7 +123,9 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 @json_api("POST")
 @agent_api
 def take_over(request: HttpRequest, name: str) -> JsonResponse:
-    taken = conversations.take_over(name, agent=request.user, max_live=assignment.max_live(request.user))
+    taken = conversations.take_over(
+        name, agent=request.user, max_live=assignment.max_live(request.user), language=request.LANGUAGE_CODE
+    )
     return JsonResponse(payloads.session_state(taken))
 
 
@@ -222,6 +227,29 @@ def typing(request: HttpRequest, name: str) -> HttpResponse:
         return refused
     chatbot_typing.agent_is_typing(session, agent=request.user, text=text)
     return HttpResponse(status=204)
+
+
+@json_api("GET", "POST")
+@agent_api
+def summary(request: HttpRequest, name: str) -> JsonResponse:
+    """GET: ``{"summary": {...} | null}``, the stored take-over summary; POST: make
+    it again (202; it arrives as a ``summary`` event). Agents only."""
+    session = selectors.get_session(name)
+    if request.method == "GET":
+        return JsonResponse({"summary": copilot.stored_summary(session)})
+    copilot.schedule_summary(session, language=request.LANGUAGE_CODE, again=True)
+    return JsonResponse({"summary": copilot.stored_summary(session), "scheduled": True}, status=202)
+
+
+@json_api("POST")
+@agent_api
+def suggestions(request: HttpRequest, name: str) -> JsonResponse:
+    """Ask for up to three suggested replies: 202 ``{"request_id"}``; they arrive
+    on the agents' streams as ``suggestions`` with that id. Nothing is sent."""
+    session = selectors.get_session(name)
+    texts = [reply["body"] for reply in canned.listing(request.user)]
+    request_id = copilot.schedule_suggestions(session, agent_language=request.LANGUAGE_CODE, canned=texts)
+    return JsonResponse({"request_id": request_id}, status=202)
 
 
 @json_api("POST")

@@ -94,9 +94,13 @@ class ChatServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.handler = Handler
+        self._listen(0)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def _listen(self, port: int) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self.handler)
+        self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> ChatServer:
@@ -104,10 +108,20 @@ class ChatServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused, as with an LLM server that is down."""
         self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+    def restart(self) -> None:
+        """Listen again on the same port."""
+        self.release = threading.Event()
+        self._listen(self.httpd.server_address[1])
+        self.thread.start()
 
 
 @pytest.fixture
