@@ -1,4 +1,4 @@
-"""Translation on real workers, real Redis and a loopback LLM server: the
+"""Translation and the copilot on real workers, real Redis and a loopback LLM server: the
 original arrives at once and its translation follows on the streams of the
 side it is for; the customer never receives the agents' translation; with the
 LLM server stopped the conversation goes on untranslated, nothing lost or
@@ -24,11 +24,28 @@ DICTIONARY = {
     ("Danke, und der Akku?", "zh-hans"): "谢谢，那电池呢？",
     ("Danke, und der Akku?", "en"): "Thanks, and the battery?",
 }
-AGENTS_ONLY = ["我的自行车在哪里", "Where is my bike", "谢谢，那电池呢", "Thanks, and the battery"]
+AGENTS_ONLY = [
+    "我的自行车在哪里",
+    "Where is my bike",
+    "谢谢，那电池呢",
+    "Thanks, and the battery",
+    "客户想知道自行车在哪里",  # the summary
+    "我马上为您查一下订单",  # the suggestion
+]
+
+
+SUMMARY = ["客户想知道自行车在哪里。", "订单 UK22080", "助手还没有回答。"]
+SUGGESTION = "您好，我马上为您查一下订单。"
 
 
 def translator(body: dict) -> dict:
-    """Answer a translation request from the dictionary (the target is named in the instructions)."""
+    """Answer a translation request from the dictionary (the target is named in the
+    instructions), and the copilot's summary and suggestion requests."""
+    instructions = body["messages"][0]["content"]
+    if "Summarise" in instructions:
+        return completion(json.dumps({"lines": SUMMARY}, ensure_ascii=False))
+    if "Suggest" in instructions:
+        return completion(json.dumps({"suggestions": [SUGGESTION]}, ensure_ascii=False))
     target = re.search(r'"language": "([^"]+)"', body["messages"][0]["content"]).group(1)
     text = DICTIONARY[(body["messages"][-1]["content"], target)]
     return completion(json.dumps({"language": target, "translation": text}, ensure_ascii=False))
@@ -46,6 +63,7 @@ def test_translations_follow_the_originals_to_their_readers_only(workers, redis_
             REDIS_URL=redis_server.url,
             SSE_HEARTBEAT_SECONDS="1",
             TRANSLATION="on",
+            COPILOT="on",
             LLM_BASE_URL=llm.url,
             LLM_MODEL="fiido-test-model",
             COPILOT_TIMEOUT_SECONDS="2",
@@ -59,7 +77,6 @@ def test_translations_follow_the_originals_to_their_readers_only(workers, redis_
         assert started.status_code == 201, started.text
         name = started.json()["session_name"]
         assert visitor.post(f"/api/sessions/{name}/escalate", {"reason": "Mensch"}).status_code == 200
-        assert alice.post(f"/workbench/api/sessions/{name}/takeover").status_code == 200
 
         customer_live = SSEReader(
             f"{second.url}/api/sessions/{name}/events",
@@ -75,6 +92,12 @@ def test_translations_follow_the_originals_to_their_readers_only(workers, redis_
         try:
             for reader in readers:
                 reader.wait_connected()
+
+            # The take-over brings Alice a summary in Chinese, on her stream only.
+            assert alice.post(f"/workbench/api/sessions/{name}/takeover").status_code == 200
+            summary = alice_screen.wait_for(lambda r: r.of_type("summary"), what="the summary")[0]
+            assert summary["summary"]["text"] == "\n".join(SUMMARY)
+            assert alice.client.get(f"/workbench/api/sessions/{name}/summary").json()["summary"]["text"]
 
             # The customer's German: at once for Alice, its Chinese translation after it.
             sent = visitor.post(
@@ -104,6 +127,15 @@ def test_translations_follow_the_originals_to_their_readers_only(workers, redis_
             assert german["translation"]["replaces"] and "Ihr Fahrrad wird morgen geliefert." in german["html"]
             assert "<details" in german["html"] and "您的自行车明天送到。" in german["html"]
             alice_screen.wait_for(lambda r: (answer, "zh-hans") in translations(r), what="what the customer got")
+
+            # Suggested replies reach the asking page (by request id); nothing is sent.
+            asked = alice.post(f"/workbench/api/sessions/{name}/suggestions")
+            assert asked.status_code == 202, asked.text
+            request_id = asked.json()["request_id"]
+            offered = alice_screen.wait_for(
+                lambda r: [e for e in r.of_type("suggestions") if e["request_id"] == request_id], what="suggestions"
+            )
+            assert offered[0]["suggestions"] == [SUGGESTION]
 
             # The LLM server stops: the conversation goes on, untranslated; agents see it missing.
             llm.stop()
