@@ -126,7 +126,10 @@ def schedule_suggestions(session: ChatSession, *, agent_language: str, canned: S
         raise CopilotOff()
     request_id = str(uuid.uuid4())
     language = agent_language if settings.TRANSLATION else session.language
-    background.submit(suggest, session.pk, request_id, language, list(canned)[:MAX_CANNED_IN_PROMPT])
+    if background.submit(suggest, session.pk, request_id, language, list(canned)[:MAX_CANNED_IN_PROMPT]) is None:
+        from chatbot import conversations
+
+        conversations.offer_suggestions(session, request_id=request_id, suggestions=None)  # busy: ask again
     return request_id
 
 

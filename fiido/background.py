@@ -22,7 +22,13 @@ from django.db import close_old_connections, connection, transaction
 
 logger = logging.getLogger(__name__)
 
+# Jobs queued or running per process before new ones are turned away (logged once
+# per burst): an LLM slower than the messages come must not grow memory without
+# bound; a translation turned away is made up by the periodic retry.
+MAX_PENDING_JOBS = 500
+
 _lock = threading.Lock()
+_refusing = False
 _executor: ThreadPoolExecutor | None = None
 _pending: set[Future] = set()
 
@@ -32,10 +38,17 @@ def run_after_commit(job: Callable[..., object], *args: object) -> None:
     transaction.on_commit(lambda: submit(job, *args))
 
 
-def submit(job: Callable[..., object], *args: object) -> Future:
-    """Run ``job(*args)`` on the pool; never blocks the caller."""
-    global _executor
+def submit(job: Callable[..., object], *args: object) -> Future | None:
+    """Run ``job(*args)`` on the pool; never blocks the caller. None when
+    ``MAX_PENDING_JOBS`` are waiting already: the job is not run."""
+    global _executor, _refusing
     with _lock:
+        if len(_pending) >= MAX_PENDING_JOBS:
+            if not _refusing:
+                logger.warning("Background pool full (%d jobs): new ones are skipped until it drains", len(_pending))
+            _refusing = True
+            return None
+        _refusing = False
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=settings.COPILOT_THREADS, thread_name_prefix="fiido-background")
         future = _executor.submit(_run, job, args)

@@ -193,3 +193,16 @@ def test_the_script_check(text, language, expected):
 def test_code_fenced_json_is_accepted():
     fenced = '```json\n{"language": "de", "translation": "Hallo"}\n```'
     assert translation.checked_translation(fenced, "de") == "Hallo"
+
+
+def test_a_full_background_pool_turns_jobs_away_and_the_retry_makes_them_up(llm, live, monkeypatch):
+    """A slow LLM cannot grow the queue without bound: past MAX_PENDING_JOBS a job is
+    skipped (the message is untouched), and the periodic retry translates it later."""
+    from fiido import background
+
+    monkeypatch.setattr(background, "MAX_PENDING_JOBS", 0)
+    assert background.submit(print, "never") is None
+    question = customer_says(live, "Wo ist mein Fahrrad?")
+    assert not MessageTranslation.objects.filter(message=question).exists()
+    llm.script = [answer("Where is my bike?", "en"), answer("我的自行车在哪里？", "zh-hans")]
+    assert translation.fill_missing() == 2
