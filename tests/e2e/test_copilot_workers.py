@@ -2,7 +2,8 @@
 original arrives at once and its translation follows on the streams of the
 side it is for; the customer never receives the agents' translation; with the
 LLM server stopped the conversation goes on untranslated, nothing lost or
-doubled, and the periodic retry fills the gaps once it is back."""
+doubled, and the periodic retry fills the gaps once it is back. The take-over
+summary and suggested replies reach agents' streams only."""
 
 from __future__ import annotations
 
