@@ -195,8 +195,7 @@ def _ask(system: str, user: str) -> Any:
         return left
 
     url = f"{settings.LLM_BASE_URL.rstrip('/')}/chat/completions"
-    with llm.http_client() as client:
-        message = llm.chat_completion(client, url, body, remaining=remaining)
+    message = llm.chat_completion(llm.pooled_client(), url, body, remaining=remaining)
     content = message.get("content")
     if not isinstance(content, str):
         raise NotAnAnswer("the answer has no text")

@@ -146,8 +146,7 @@ def ask(text: str, *, source: str, target: str) -> str:
         "temperature": 0,
     }
     deadline = time.monotonic() + settings.COPILOT_TIMEOUT_SECONDS
-    with llm.http_client() as client:
-        answer = llm.chat_completion(client, _url(), body, remaining=lambda: _remaining(deadline))
+    answer = llm.chat_completion(llm.pooled_client(), _url(), body, remaining=lambda: _remaining(deadline))
     return checked_translation(answer.get("content"), target)
 
 

@@ -20,6 +20,7 @@ stores an apology and logs the failure (``conversations._ask_bot``).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
@@ -112,6 +113,23 @@ def http_client() -> httpx.Client:
     """An HTTP client for the configured endpoint (``LLM_API_KEY`` as its bearer token)."""
     api_key = settings.LLM_API_KEY
     return httpx.Client(headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+
+
+_local = threading.local()
+
+
+def pooled_client() -> httpx.Client:
+    """This thread's client for the endpoint, kept between calls (the background
+    pool's threads): building one, TLS context and all, costs milliseconds of
+    CPU that the worker's event loop would feel at every translation."""
+    key = settings.LLM_API_KEY
+    client = getattr(_local, "client", None)
+    if client is None or _local.key != key:
+        if client is not None:
+            client.close()
+        client = _local.client = http_client()
+        _local.key = key
+    return client
 
 
 def chat_completion(
