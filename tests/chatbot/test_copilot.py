@@ -111,3 +111,41 @@ def test_the_endpoints_answer_agents_only_and_refuse_while_off(llm, waiting, ali
     refused = post(alice, f"{base}/suggestions")
     assert refused.status_code == 409 and "copilot is off" in refused.json()["error"]
     assert post(alice, f"{base}/summary").status_code == 409
+
+
+def test_the_copilot_and_translation_notices_match_their_declared_shapes(
+    llm, waiting, agent_user, settings, published_events
+):
+    """Each goes to the session's agents' group (``agents.<name>``), never to the
+    customer's (``session.<name>``), except an agent's message in the customer's language."""
+    from fiido.realtime.events import EVENT_TYPES
+    from tests.realtime.test_sse import assert_shape
+
+    settings.TRANSLATION = True
+    settings.AGENT_LANGUAGES = ["en", "zh-hans"]
+    conversations.take_over(waiting, agent=agent_user)
+    question = Message.objects.filter(session=waiting, role=Message.Role.USER).first()
+    posted = conversations.post_agent_message(waiting, agent=agent_user, content="您好", language="zh-hans")
+    reply = Message.objects.get(pk=posted.message["id"])
+    llm.script = [
+        completion(json.dumps({"lines": SUMMARY}, ensure_ascii=False)),
+        completion(json.dumps({"suggestions": ["Hallo"]})),
+        completion(json.dumps({"language": "zh-hans", "translation": "我的自行车在哪里？"}, ensure_ascii=False)),
+        completion(json.dumps({"language": "de", "translation": "Hallo"})),
+    ]
+    from chatbot import translation
+
+    translation.resume()
+    with published_events() as sent:
+        copilot.summarise(waiting.pk, "zh-hans")
+        copilot.suggest(waiting.pk, "req-1", "de", [])
+        translation.translate(question.pk, "zh-hans", "de")
+        translation.translate(reply.pk, "de", "zh-hans")
+    notices = [(group, json.loads(message["data"])) for group, message in sent]
+    for _, notice in notices:
+        assert notice["type"] in EVENT_TYPES
+        assert_shape(notice)
+    to_customer = [n for g, n in notices if g.startswith("session.")]
+    assert [(n["type"], n["message"]["id"], n["language"]) for n in to_customer] == [("translation", reply.pk, "de")]
+    kinds = [(n["type"], n.get("language")) for g, n in notices if g.startswith("agents.")]
+    assert kinds == [("summary", None), ("suggestions", None), ("translation", "zh-hans"), ("translation", "zh-hans")]
