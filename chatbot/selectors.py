@@ -233,7 +233,11 @@ def stream_opening(
     if last_event_id is not None and 0 <= last_event_id <= newest:
         rows = events_after(session_id, last_event_id, language=language)
         frames += [encode(data, id=seq) for seq, data in rows]
-        return frames, rows[-1][0] if rows else last_event_id, len(rows) == CATCH_UP_BATCH
+        covered = rows[-1][0] if rows else last_event_id
+        with translation.override(language):
+            notices = machine_translation.resume_notices(session, covered, language=language, for_agents=for_agents)
+        frames += [encode(notice) for notice in notices]
+        return frames, covered, len(rows) == CATCH_UP_BATCH
     with translation.override(language):
         page = history(session, before=newest + 1, for_agents=for_agents)
     snapshot = {

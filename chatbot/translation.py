@@ -249,6 +249,34 @@ def attach(messages: list[dict[str, Any]], *, language: str, for_agents: bool) -
     ]
 
 
+RESUME_WINDOW = 20  # messages before a resume point whose translations a resumed stream is sent again
+
+
+def resume_notices(session: ChatSession, upto_seq: int, *, language: str, for_agents: bool) -> list[dict[str, Any]]:
+    """``translation`` notices for a stream that resumes (``Last-Event-ID``):
+    the stored translations its reader may see of the last ``RESUME_WINDOW``
+    messages up to ``upto_seq``. Notices are not in the event log, so one that
+    came while the stream was away would otherwise wait for a reload;
+    translations follow their message within seconds, so the window covers
+    them. Sent again if already shown: a page replaces the bubble, no change."""
+    if not enabled_for_reading():
+        return []
+    from chatbot.models import Event
+
+    texts = (
+        Event.objects.filter(session=session, kind=Event.Kind.MESSAGE, seq__lte=upto_seq)
+        .order_by("-seq")
+        .values_list("payload", flat=True)[:RESUME_WINDOW]
+    )
+    messages = [payloads.localized_message(json.loads(text)["message"], language) for text in reversed(texts)]
+    shown = attach(messages, language=language, for_agents=for_agents)
+    return [
+        payloads.translation_event(session.name, message, reader=language)
+        for message in shown
+        if "translation" in message
+    ]
+
+
 def enabled_for_reading() -> bool:
     """Stored translations are shown while ``TRANSLATION`` is on (switched off, the desk is as before)."""
     return bool(settings.TRANSLATION)

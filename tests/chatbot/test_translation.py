@@ -206,3 +206,22 @@ def test_a_full_background_pool_turns_jobs_away_and_the_retry_makes_them_up(llm,
     assert not MessageTranslation.objects.filter(message=question).exists()
     llm.script = [answer("Where is my bike?", "en"), answer("我的自行车在哪里？", "zh-hans")]
     assert translation.fill_missing() == 2
+
+
+def test_a_resumed_stream_is_sent_the_translations_it_may_have_missed(llm, live, agent_user):
+    """Notices are not in the log: a stream resuming with Last-Event-ID gets the
+    stored translations of the last messages again, each side only its own."""
+    llm.script = [answer("我的自行车在哪里？", "zh-hans"), answer("Ihr Fahrrad kommt morgen.", "de")]
+    question = customer_says(live, "Wo ist mein Fahrrad?")
+    reply = agent_says(live, agent_user, "您的自行车明天到。")
+    assert translation.translate(question.pk, "zh-hans", "de")
+    assert translation.translate(reply.pk, "de", "zh-hans")
+    live.refresh_from_db()
+
+    def notices(language: str, for_agents: bool) -> list[tuple[int, str]]:
+        frames, _, _ = selectors.stream_opening(live.pk, live.last_seq, language, for_agents=for_agents)
+        events = [json.loads(frame.decode().split("data: ", 1)[1]) for frame in frames]
+        return [(e["message"]["id"], e["message"]["translation"]["text"]) for e in events if e["type"] == "translation"]
+
+    assert notices("zh-hans", True) == [(question.pk, "我的自行车在哪里？"), (reply.pk, "Ihr Fahrrad kommt morgen.")]
+    assert notices("de", False) == [(reply.pk, "Ihr Fahrrad kommt morgen.")]
