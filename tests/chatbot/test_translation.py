@@ -225,3 +225,14 @@ def test_a_resumed_stream_is_sent_the_translations_it_may_have_missed(llm, live,
 
     assert notices("zh-hans", True) == [(question.pk, "我的自行车在哪里？"), (reply.pk, "Ihr Fahrrad kommt morgen.")]
     assert notices("de", False) == [(reply.pk, "Ihr Fahrrad kommt morgen.")]
+
+
+def test_erasing_a_conversation_erases_its_translations_and_summary(llm, live, agent_user):
+    from chatbot.models import ConversationSummary
+
+    llm.script = [answer("我的自行车在哪里？", "zh-hans")]
+    question = customer_says(live, "Wo ist mein Fahrrad?")
+    assert translation.translate(question.pk, "zh-hans", "de")
+    ConversationSummary.objects.create(session=live, text="x", upto_seq=1)
+    conversations.purge(live)
+    assert not MessageTranslation.objects.exists() and not ConversationSummary.objects.exists()
