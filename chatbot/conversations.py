@@ -231,10 +231,11 @@ def take_over(
     return _settled(session, locked, changes)
 
 
-def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int) -> ChatSession:
+def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int, language: str | None = None) -> ChatSession:
     """Give a waiting conversation to the agent the desk chose (``AUTO_ASSIGN``,
     ``workbench.assignment``): ``pending_manual`` -> ``manual_live``, as if the
-    agent had taken it over, never beyond their capacity (``AtCapacity``)."""
+    agent had taken it over, never beyond their capacity (``AtCapacity``);
+    the summary (``COPILOT``) in ``language``, the agent's chosen one."""
     with transaction.atomic(durable=True):
         locked = _lock(session)
         _require(locked, Status.PENDING_MANUAL, "The conversation is no longer waiting.")
@@ -243,6 +244,7 @@ def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int) -> C
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
         changes.system_message("agent_joined", agent=payloads.display_name(agent))
         changes.save()
+        copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
     return _settled(session, locked, changes)
 
 

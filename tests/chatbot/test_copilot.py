@@ -149,3 +149,21 @@ def test_the_copilot_and_translation_notices_match_their_declared_shapes(
     assert [(n["type"], n["message"]["id"], n["language"]) for n in to_customer] == [("translation", reply.pk, "de")]
     kinds = [(n["type"], n.get("language")) for g, n in notices if g.startswith("agents.")]
     assert kinds == [("summary", None), ("suggestions", None), ("translation", "zh-hans"), ("translation", "zh-hans")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how", ["take_over", "assign"])
+def test_the_summary_is_made_on_the_background_pool_after_the_take_over_commits(llm, agent_user, how):
+    """The take-over (or the desk's own assignment) returns before the LLM is
+    asked; a pool thread then stores the summary, in the agent's language."""
+    session = conversations.start(language="de")
+    conversations.post_customer_message(session, content="Wo ist mein Fahrrad? UK22080")
+    conversations.escalate(session, reason="Mensch bitte")
+    llm.script = [completion(json.dumps({"lines": SUMMARY}, ensure_ascii=False))]
+    if how == "take_over":
+        conversations.take_over(session, agent=agent_user, language="zh-hans")
+    else:
+        conversations.assign(session, agent=agent_user, max_live=5, language="zh-hans")
+    assert background.wait_idle()
+    assert ConversationSummary.objects.get(session=session).text == "\n".join(SUMMARY)
+    assert "简体中文 (zh-hans)" in llm.requests[0]["body"]["messages"][0]["content"]

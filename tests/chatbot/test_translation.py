@@ -236,3 +236,32 @@ def test_erasing_a_conversation_erases_its_translations_and_summary(llm, live, a
     ConversationSummary.objects.create(session=live, text="x", upto_seq=1)
     conversations.purge(live)
     assert not MessageTranslation.objects.exists() and not ConversationSummary.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_returns_before_the_llm_answers_and_the_pool_stores_the_translations(llm, agent_user):
+    """The send commits (and publishes) and returns; the pool's threads ask the
+    LLM afterwards. The server holds every request until the test lets it
+    answer, so the send cannot have waited for one."""
+    import re
+    import threading
+
+    from fiido import background
+
+    session = conversations.start(language="de")
+    conversations.escalate(session, reason="Mensch bitte")
+    conversations.take_over(session, agent=agent_user)
+    go = threading.Event()
+    words = {"zh-hans": "我的自行车在哪里？", "en": "Where is my bike?"}
+
+    def slow(body: dict) -> dict:
+        go.wait(10)
+        target = re.search(r'"language": "([^"]+)"', body["messages"][0]["content"]).group(1)
+        return answer(words[target], target)
+
+    llm.responder = slow
+    question = customer_says(session, "Wo ist mein Fahrrad?")  # returns while the LLM holds its answers
+    assert translations_of(question) in ({}, {"en": ""}, {"zh-hans": ""}, {"en": "", "zh-hans": ""})
+    go.set()
+    assert background.wait_idle()
+    assert translations_of(question) == words
