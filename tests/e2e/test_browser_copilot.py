@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 import pytest
 from django.utils import translation
@@ -22,20 +23,28 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
 GERMAN = {"locale": "de-DE", "timezone_id": "Europe/Berlin"}
 CHINESE = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 
-QUESTION = "Hallo, mein Fahrrad ist noch nicht da."
+FIRST = "Hallo!"
+QUESTION = "Mein Fahrrad ist noch nicht da."
 REPLY = "您好！我来帮您查一下。"
 LATER = "Danke, ich warte."
 LATER_REPLY = "好的。"
 DICTIONARY = {
+    (FIRST, "zh-hans"): "你好！",
+    (FIRST, "en"): "Hello!",
     (QUESTION, "zh-hans"): "您好，我的自行车还没到。",
-    (QUESTION, "en"): "Hello, my bike has not arrived yet.",
+    (QUESTION, "en"): "My bike has not arrived yet.",
     (REPLY, "de"): "Hallo! Ich schaue das für Sie nach.",
 }
 SUMMARY = ["客户的自行车还没到。", "没有提到订单。", "助手回答了送货时间。"]
 
 
+GATE = threading.Event()  # the LLM holds its translations of QUESTION until the test opens it
+
+
 def llm_answer(body: dict) -> dict:
     instructions = body["messages"][0]["content"]
+    if body["messages"][-1]["content"] == QUESTION:
+        GATE.wait(30)
     if "Summarise" in instructions:
         return completion(json.dumps({"lines": SUMMARY}, ensure_ascii=False))
     target = re.search(r'"language": "([^"]+)"', instructions).group(1)
@@ -78,7 +87,7 @@ def test_a_chinese_agent_and_a_german_customer_through_the_llm(browser, workers,
             TRANSLATION_RETRY_SECONDS="1",
         )
         customer = open_page(browser, f"{first.url}/", viewport={"width": 420, "height": 860}, **GERMAN)
-        send(customer, QUESTION)
+        send(customer, FIRST)
         wait_live(customer, "[data-chat]")
         name = session_name(customer)
         ask_for_a_person(customer)
@@ -86,8 +95,15 @@ def test_a_chinese_agent_and_a_german_customer_through_the_llm(browser, workers,
         desk = log_in(browser, second.url, "alice", "alice-password", **CHINESE)
         desk.goto(f"{second.url}/workbench/sessions/{name}")
         wait_live(desk, "[data-conversation]")
-        assert_once(desk, QUESTION)  # the original, whatever the LLM does
+
+        # The customer's German appears at once, while the LLM still holds its translation; then it follows.
+        GATE.clear()
+        send(customer, QUESTION)
+        assert_once(desk, QUESTION)
+        assert translation_under(desk, QUESTION) == ""
+        GATE.set()
         desk.locator(".bubble__translation", has_text="您好，我的自行车还没到。").wait_for()
+        assert_once(desk, QUESTION)
 
         # The take-over: a summary for the agent only.
         desk.locator("#take-over").click()
@@ -115,8 +131,8 @@ def test_a_chinese_agent_and_a_german_customer_through_the_llm(browser, workers,
         for page, selector in ((customer, "[data-chat]"), (desk, "[data-conversation]")):
             page.reload()
             wait_live(page, selector)
-        assert_once(customer, QUESTION, "Hallo! Ich schaue das für Sie nach.", LATER, LATER_REPLY)
-        assert_once(desk, QUESTION, REPLY, LATER, LATER_REPLY)
+        assert_once(customer, FIRST, QUESTION, "Hallo! Ich schaue das für Sie nach.", LATER, LATER_REPLY)
+        assert_once(desk, FIRST, QUESTION, REPLY, LATER, LATER_REPLY)
         assert translation_under(desk, QUESTION).endswith("您好，我的自行车还没到。")
         desk.locator("#summary-text", has_text=SUMMARY[0]).wait_for()
 
