@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
     names = []
     for _ in range(args.sessions):
-        session = conversations.start(customer_name="bench")
+        # BENCH_CUSTOMER_LANGUAGE=de: conversations in German, so with TRANSLATION on
+        # every (English) agent message is translated for the customer (bench/slow_llm.py).
+        session = conversations.start(customer_name="bench", language=os.environ.get("BENCH_CUSTOMER_LANGUAGE") or None)
         if args.status != "bot_active":
             conversations.escalate(session, reason="bench")
         if args.status == "manual_live":

@@ -47,16 +47,17 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import attachments, idle, mail, payloads
+from chatbot import attachments, copilot, idle, mail, payloads
+from chatbot import translation as machine_translation
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed, SessionNotFound
-from chatbot.models import Attachment, ChatSession, Event, Message, Note
+from chatbot.models import Attachment, ChatSession, ConversationSummary, Event, Message, MessageTranslation, Note
 from chatbot.selectors import SESSION_NAME
 from chatbot.signals import desk_changed
 from fiido.db import rows
 from fiido.realtime import StoredEvent, publish_on_commit
-from fiido.realtime.groups import WAITING_GROUP, agent_group
+from fiido.realtime.groups import WAITING_GROUP, agent_group, agents_group, session_group
 from fiido.realtime.publish import notify_on_commit
 from fiido.realtime.sse import dumps
 
@@ -155,6 +156,7 @@ def post_customer_message(session: Conversation, *, content: Any, client_id: Any
                 locked.offline_request = False  # the customer is back: replies reach them here, not by email
                 changes.touch("offline_request")
             changes.save()
+            machine_translation.schedule(message, locked)  # after the publish, off this request
     except _Repeated as repeated:
         return repeated.earlier
     reply = _bot_answer(locked, message) if locked.status == Status.BOT_ACTIVE else None
@@ -199,7 +201,9 @@ def cancel_escalation(session: Conversation) -> ChatSession:
 # ---------------------------------------------------------------------------
 # Agent actions
 # ---------------------------------------------------------------------------
-def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int | None = None) -> ChatSession:
+def take_over(
+    session: Conversation, *, agent: AbstractBaseUser, max_live: int | None = None, language: str | None = None
+) -> ChatSession:
     """Give a conversation to ``agent``: one waiting in the queue
     (``pending_manual``), or one still with the bot (``bot_active``: the agent
     joins it, and the bot stops answering) -> ``manual_live``.
@@ -208,6 +212,8 @@ def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int |
     others wait for the row lock, then find the status changed and get
     ``AlreadyTaken``. With ``max_live`` (the agent's capacity), an agent who
     already holds that many live conversations gets ``AtCapacity`` (409).
+    With ``COPILOT`` on, the agents then get a summary in ``language`` (the
+    agent's), made once, after the commit, off this request.
     """
     with transaction.atomic(durable=True):
         locked = _lock(session)
@@ -221,13 +227,15 @@ def take_over(session: Conversation, *, agent: AbstractBaseUser, max_live: int |
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
         changes.system_message("agent_joined", agent=payloads.display_name(agent))
         changes.save()
+        copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
     return _settled(session, locked, changes)
 
 
-def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int) -> ChatSession:
+def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int, language: str | None = None) -> ChatSession:
     """Give a waiting conversation to the agent the desk chose (``AUTO_ASSIGN``,
     ``workbench.assignment``): ``pending_manual`` -> ``manual_live``, as if the
-    agent had taken it over, never beyond their capacity (``AtCapacity``)."""
+    agent had taken it over, never beyond their capacity (``AtCapacity``);
+    the summary (``COPILOT``) in ``language``, the agent's chosen one."""
     with transaction.atomic(durable=True):
         locked = _lock(session)
         _require(locked, Status.PENDING_MANUAL, "The conversation is no longer waiting.")
@@ -236,6 +244,7 @@ def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int) -> C
         changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
         changes.system_message("agent_joined", agent=payloads.display_name(agent))
         changes.save()
+        copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
     return _settled(session, locked, changes)
 
 
@@ -371,9 +380,16 @@ def close_idle(session: ChatSession, *, now: datetime) -> bool:
 
 
 def post_agent_message(
-    session: Conversation, *, agent: AbstractBaseUser, content: Any, client_id: Any = None
+    session: Conversation,
+    *,
+    agent: AbstractBaseUser,
+    content: Any,
+    client_id: Any = None,
+    language: str | None = None,
 ) -> Posted:
-    """Store a message from the agent holding a ``manual_live`` conversation."""
+    """Store a message from the agent holding a ``manual_live`` conversation,
+    written in ``language`` (the agent's; with ``TRANSLATION`` on, the
+    customer then also gets it in theirs, after it is published)."""
     content, client_uuid = _checked(session, lambda: (_message_content(content), _client_uuid(client_id)))
     try:
         with transaction.atomic(durable=True):
@@ -387,6 +403,7 @@ def post_agent_message(
             if locked.offline_request and locked.customer_email:
                 mail.queue_reply(locked, message)  # the customer left: the reply goes by email too
             changes.save()
+            machine_translation.schedule(message, locked, source_language=language)
     except _Repeated as repeated:
         return repeated.earlier
     _refresh(session, locked)
@@ -490,6 +507,76 @@ def add_note(
             changes.alert(user, "mention", by=payloads.display_name(agent), note_seq=note.seq)
         changes.save()
     return Noted(json.loads(note.payload)["note"], created=True)
+
+
+# ---------------------------------------------------------------------------
+# Machine translations and summaries (chatbot/translation.py, chatbot/copilot.py)
+# ---------------------------------------------------------------------------
+def add_translation(message: Message, row: MessageTranslation, *, text: str) -> bool:
+    """Store the translation of ``message`` that ``row`` waits for, then tell its readers.
+
+    A conditional update (only an empty row is filled), so of two jobs that
+    translated the same message at once exactly one stores and publishes.
+    A customer's message goes to the session's agents; an agent's to the
+    customer (marked machine-translated) and, as a confirmation, to agents.
+    Notices, not events: the stored row is the truth, and history carries it.
+    """
+    with transaction.atomic(durable=True):
+        if not MessageTranslation.objects.filter(pk=row.pk, text="").update(text=text):
+            return False
+        row.text = text
+        _announce_translation(message, row)
+    return True
+
+
+def translation_missing(message: Message, row: MessageTranslation) -> None:
+    """Tell the session's agents that ``message`` stays untranslated for now (a retry follows)."""
+    if not row.text:
+        with transaction.atomic(durable=True):
+            _announce_translation(message, row)
+
+
+def _announce_translation(message: Message, row: MessageTranslation) -> None:
+    name = message.session.name
+    stored = _stored_message(message)
+    if message.role == Role.AGENT and row.text:
+        with translation.override(row.language):
+            shown = payloads.with_translation(stored, row, replaces=True)
+        notify_on_commit(
+            session_group(name), payloads.translation_event(name, shown, reader=row.language), audience="customers"
+        )
+    agents_read = row.language if message.role == Role.USER else row.source_language
+    with translation.override(agents_read):
+        shown = payloads.with_translation(stored, row, replaces=False)
+    notify_on_commit(agents_group(name), payloads.translation_event(name, shown, reader=agents_read))
+
+
+def save_summary(session: ChatSession, *, text: str, upto_seq: int) -> dict[str, Any]:
+    """Store the conversation's summary (replacing an older one) and show it to its agents only.
+
+    Kept apart from the event log and published to the agents' group alone,
+    like a note: no byte of it can reach the customer.
+    """
+    with transaction.atomic(durable=True):
+        summary, _ = ConversationSummary.objects.update_or_create(
+            session=session, defaults={"text": text, "upto_seq": upto_seq}
+        )
+        data = payloads.summary_payload(summary)
+        notify_on_commit(agents_group(session.name), payloads.summary_event(session.name, data))
+    return data
+
+
+def copilot_failed(session: ChatSession, *, what: str) -> None:
+    """Tell the session's agents that the copilot could not make ``what`` (they may ask again)."""
+    notify_on_commit(agents_group(session.name), {"type": what, "session_name": session.name, "failed": True})
+
+
+def offer_suggestions(session: ChatSession, *, request_id: str, suggestions: list[str] | None) -> None:
+    """Hand suggested replies (None: they failed) to the agents' pages; the one
+    that asked (``request_id``) shows them. Never stored, never a customer's."""
+    notice = {"type": "suggestions", "session_name": session.name, "request_id": request_id}
+    notice |= {"suggestions": suggestions} if suggestions is not None else {"suggestions": [], "failed": True}
+    notify_on_commit(agents_group(session.name), notice)
 
 
 # ---------------------------------------------------------------------------

@@ -56,3 +56,12 @@ class UnsupportedFile(ConversationError, UnsupportedMediaType):
     """A file whose content is not a JPEG, PNG or WebP image or a PDF, whatever its name says."""
 
     http_status = 415
+
+
+class CopilotOff(ConversationError):
+    """A summary or suggestions were asked for while ``COPILOT`` (or its LLM endpoint) is off."""
+
+    http_status = 409
+
+    def __init__(self, message: str = "The copilot is off: COPILOT, LLM_BASE_URL and LLM_MODEL must be set.") -> None:
+        super().__init__(message)

@@ -399,3 +399,45 @@ class OrderItem(models.Model):
         if self.status:
             return self.status
         return self.shipment.status if self.shipment is not None else CardStatus.PENDING
+
+
+class MessageTranslation(models.Model):
+    """A message machine-translated into one language (``TRANSLATION``, chatbot/translation.py).
+
+    Stored once per message and language, so no viewer or reload asks the
+    LLM again; the original ``Message`` is never changed. Read by whoever the
+    language is for: agents (a customer's message in their language) or the
+    customer (an agent's message in theirs).
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=10)
+    # The language the original was written in, as far as the desk knows it
+    # (the conversation's for a customer, the agent's chosen one for an agent).
+    source_language = models.CharField(max_length=10)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "language"], name="message_translation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → {self.language}"
+
+
+class ConversationSummary(models.Model):
+    """What an agent taking over reads first: three lines by the LLM (chatbot/copilot.py).
+
+    Agents only, like notes: no query that builds what a customer receives
+    reads this table. ``upto_seq`` is the newest event it covers.
+    """
+
+    session = models.OneToOneField(ChatSession, on_delete=models.CASCADE, related_name="summary")
+    text = models.TextField()
+    upto_seq = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"summary of {self.session_id}"

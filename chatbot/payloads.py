@@ -187,6 +187,51 @@ def localized_event_json(text: str, language: str) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
+def with_translation(message: dict[str, Any], row, *, replaces: bool) -> dict[str, Any]:
+    """``message`` with its translation (a ``MessageTranslation``), its bubble
+    rendered again in the active language.
+
+    ``replaces``: the reader is the customer, who reads the translation in
+    the bubble and can open the original; agents read the original with the
+    translation beneath (or "translation missing" while it is).
+    """
+    names = dict(settings.LANGUAGES)
+    message = dict(message)
+    message["translation"] = {
+        "language": row.language,
+        "source_language": row.source_language,
+        "source_name": names.get(row.source_language, row.source_language),
+        "text": row.text,
+        "missing": not row.text,
+        "replaces": replaces and bool(row.text),
+    }
+    message["html"] = bubble_html(message)
+    return message
+
+
+def translation_event(session_name: str, message: dict[str, Any], *, reader: str) -> dict[str, Any]:
+    """A translation arrived (or is missing): ``message`` is the bubble to show
+    instead, rendered for readers of the ``reader`` language (pages of another
+    language ignore it)."""
+    return {
+        "type": "translation",
+        "session_name": session_name,
+        "seq": message["seq"],
+        "language": reader,
+        "message": message,
+    }
+
+
+def summary_payload(summary) -> dict[str, Any]:
+    """A ``ConversationSummary`` as agents' pages show it."""
+    return {"text": summary.text, "upto_seq": summary.upto_seq, "created_at": iso(summary.created_at)}
+
+
+def summary_event(session_name: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """The take-over summary, for agents' streams only."""
+    return {"type": "summary", "session_name": session_name, "summary": summary}
+
+
 def active_language() -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from chatbot import cards, payloads
+from chatbot import translation as machine_translation
 from chatbot.bots import get_bot
 from chatbot.exceptions import SESSION_NOT_FOUND, InvalidInput
 from chatbot.models import Attachment, ChatSession, Event, Message, Note
@@ -139,7 +140,9 @@ HISTORY_PAGE = 50  # messages a history snapshot holds; earlier ones come a page
 HISTORY_PAGE_MAX = 200
 
 
-def history(session: ChatSession, *, before: int | None = None, limit: int = HISTORY_PAGE) -> dict[str, Any]:
+def history(
+    session: ChatSession, *, before: int | None = None, limit: int = HISTORY_PAGE, for_agents: bool = False
+) -> dict[str, Any]:
     """The newest ``limit`` messages of the session with seq below ``before``
     (all of them up to now without it), as stored in their events, oldest
     first; and whether earlier ones exist.
@@ -153,6 +156,7 @@ def history(session: ChatSession, *, before: int | None = None, limit: int = HIS
     rows = list(events.order_by("-seq").values_list("payload", flat=True)[: limit + 1])
     language = payloads.active_language()
     page = [payloads.localized_message(json.loads(text)["message"], language) for text in reversed(rows[:limit])]
+    page = machine_translation.attach(page, language=language, for_agents=for_agents)
     return {"messages": page, "has_earlier": len(rows) > limit}
 
 
@@ -171,9 +175,10 @@ def no_conversation_yet() -> dict[str, Any]:
     }
 
 
-def session_with_history(session: ChatSession) -> dict[str, Any]:
-    """The session's state with its latest messages (``has_earlier`` says if there is more)."""
-    return {**payloads.session_state(session), **history(session, before=session.last_seq + 1)}
+def session_with_history(session: ChatSession, *, for_agents: bool = False) -> dict[str, Any]:
+    """The session's state with its latest messages (``has_earlier`` says if there is more),
+    with the machine translations the reader's side may see."""
+    return {**payloads.session_state(session), **history(session, before=session.last_seq + 1, for_agents=for_agents)}
 
 
 def parse_page_request(before: str | None, limit: str | None) -> tuple[int | None, int]:
@@ -203,7 +208,9 @@ def events_after(
     return [(number, payloads.localized_event_json(text, language)) for number, text in rows]
 
 
-def stream_opening(session_id: int, last_event_id: int | None, language: str) -> tuple[list[bytes], int, bool]:
+def stream_opening(
+    session_id: int, last_event_id: int | None, language: str, *, for_agents: bool = False
+) -> tuple[list[bytes], int, bool]:
     """A session stream's first frames: ``connected``, then the missed events
     after ``last_event_id`` or, without a usable one, a ``history`` snapshot.
 
@@ -226,9 +233,13 @@ def stream_opening(session_id: int, last_event_id: int | None, language: str) ->
     if last_event_id is not None and 0 <= last_event_id <= newest:
         rows = events_after(session_id, last_event_id, language=language)
         frames += [encode(data, id=seq) for seq, data in rows]
-        return frames, rows[-1][0] if rows else last_event_id, len(rows) == CATCH_UP_BATCH
+        covered = rows[-1][0] if rows else last_event_id
+        with translation.override(language):
+            notices = machine_translation.resume_notices(session, covered, language=language, for_agents=for_agents)
+        frames += [encode(notice) for notice in notices]
+        return frames, covered, len(rows) == CATCH_UP_BATCH
     with translation.override(language):
-        page = history(session, before=newest + 1)
+        page = history(session, before=newest + 1, for_agents=for_agents)
     snapshot = {
         "type": "history",
         "session_name": session.name,

@@ -30,15 +30,22 @@ from fiido.realtime.stream import (
 
 
 def session_stream(
-    session: ChatSession, last_event_id: int | None, send: Callable, *, language: str, **watcher: Any
+    session: ChatSession,
+    last_event_id: int | None,
+    send: Callable,
+    *,
+    language: str,
+    for_agents: bool = False,
+    **watcher: Any,
 ) -> AsyncIterator[bytes]:
     """The frames of one session's stream, resuming after ``last_event_id``, in
     the reader's ``language``; ``send`` is the response's, for the hub's direct
     writes. ``watcher`` (the workbench's ``also`` and ``recheck``) ends the
-    stream when its viewer may no longer watch."""
+    stream when its viewer may no longer watch; ``for_agents`` opens it with
+    the translations agents read (customers' never carry them)."""
     return session_events(
         session_group(session.name),
-        opening=lambda: db_call(_opening, session, last_event_id, language),
+        opening=lambda: db_call(_opening, session, last_event_id, language, for_agents),
         fetch_after=lambda seq: db_call(_events_after, session, seq, language),
         send=send,
         language=language,
@@ -56,9 +63,9 @@ def customer_stream_language(scope) -> str:
     )
 
 
-def _opening(session: ChatSession, last_event_id: int | None, language: str):
+def _opening(session: ChatSession, last_event_id: int | None, language: str, for_agents: bool):
     try:
-        return selectors.stream_opening(session.pk, last_event_id, language)
+        return selectors.stream_opening(session.pk, last_event_id, language, for_agents=for_agents)
     except ChatSession.DoesNotExist:
         raise StreamEnded(payloads.deleted_event(session.name)) from None
 

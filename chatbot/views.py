@@ -73,10 +73,10 @@ def messages(request: HttpRequest, name: str) -> JsonResponse:
     return post_message(request, name)
 
 
-def earlier_messages(request: HttpRequest, session) -> JsonResponse:
+def earlier_messages(request: HttpRequest, session, *, for_agents: bool = False) -> JsonResponse:
     """The page of messages before ``?before=`` (default: the latest), both sides' pages use it."""
     before, limit = selectors.parse_page_request(request.GET.get("before"), request.GET.get("limit"))
-    return JsonResponse(selectors.history(session, before=before, limit=limit))
+    return JsonResponse(selectors.history(session, before=before, limit=limit, for_agents=for_agents))
 
 
 # The actions below hand the state machine the conversation's name: its locked

@@ -49,3 +49,19 @@ def check_site_url(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+
+
+@register()
+def check_copilot_settings(app_configs, **kwargs) -> list[Warning]:
+    """Translation and the copilot go through the LLM endpoint; without one they do nothing."""
+    switched_on = [name for name in ("TRANSLATION", "COPILOT") if getattr(settings, name)]
+    if switched_on and not (settings.LLM_BASE_URL and settings.LLM_MODEL):
+        return [
+            Warning(
+                f"{' and '.join(switched_on)} on, but LLM_BASE_URL or LLM_MODEL is not set: nothing is translated, "
+                "summarised or suggested.",
+                hint="Set LLM_BASE_URL and LLM_MODEL (and LLM_API_KEY), or switch them off.",
+                id="fiido.W005",
+            )
+        ]
+    return []

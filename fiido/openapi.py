@@ -91,9 +91,10 @@ SCHEMAS: dict[str, Any] = {
             _ref("SessionWithHistory"),
             {
                 "type": "object",
-                "required": ["notes", "orders"],
+                "required": ["notes", "orders", "summary"],
                 "properties": {
                     "notes": {"type": "array", "items": _ref("Note"), "description": "Agents only."},
+                    "summary": {**_nullable(_ref("Summary")), "description": "The take-over summary (COPILOT)."},
                     "orders": {
                         "type": "array",
                         "items": _ref("OrderSummary"),
@@ -261,6 +262,35 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"oneOf": [_ref("TextPart"), _ref("CardPart"), _ref("ImagePart"), _ref("FilePart")]},
             },
             "html": {"type": "string", "description": "The rendered message bubble, in the reader's language."},
+            "translation": {
+                **_ref("Translation"),
+                "description": "With TRANSLATION on, in history only: the stored machine translation this reader "
+                "may see (agents: a customer's message in their language; customers: an agent's in theirs).",
+            },
+        },
+    },
+    "Translation": {
+        "type": "object",
+        "required": ["language", "source_language", "source_name", "text", "missing", "replaces"],
+        "properties": {
+            "language": {"type": "string"},
+            "source_language": {"type": "string", "description": "What the original was written in."},
+            "source_name": {"type": "string", "description": 'That language\'s name ("简体中文").'},
+            "text": {"type": "string", "description": "Empty while missing."},
+            "missing": {"type": "boolean", "description": "The LLM failed; a periodic retry fills it in."},
+            "replaces": {"type": "boolean", "description": "The customer's view: shown instead of the original."},
+        },
+    },
+    "Summary": {
+        "type": "object",
+        "required": ["text", "upto_seq", "created_at"],
+        "properties": {
+            "text": {
+                "type": "string",
+                "description": "Three lines: what the customer wants, orders, what the bot said.",
+            },
+            "upto_seq": {"type": "integer", "minimum": 0, "description": "The newest event it covers."},
+            "created_at": DATETIME,
         },
     },
     "Posted": {
@@ -466,7 +496,8 @@ SSE_RESPONSE = {
     "description": (
         "A Server-Sent Events stream (DESIGN §5): unnamed events whose data is one JSON object with a "
         "`type` (connected, history, message, status, heartbeat; typing and, for a waiting customer, "
-        "queue_position; note on agents' session streams; queue, presence, alert and read on the queue "
+        "queue_position; translation when TRANSLATION is on; note, summary and suggestions on agents' "
+        "session streams; queue, presence, alert and read on the queue "
         "stream; deleted or revoked as a stream's last event). Only message and status events carry an "
         "`id:`. Resumes after the `Last-Event-ID` header or `last_event_id` query parameter."
     ),
@@ -826,6 +857,54 @@ PATHS: dict[str, Any] = {
             "agent",
             {"204": {"description": "Signalled."}, **_errors(*AGENT_ERRORS, "TooManyRequests")},
             requestBody=_body("Typing"),
+        ),
+    },
+    "/workbench/api/sessions/{name}/summary": {
+        "parameters": [NAME],
+        "get": _op(
+            "The stored take-over summary (agents only; null when none was made).",
+            "agent",
+            {
+                "200": _json(
+                    {"type": "object", "required": ["summary"], "properties": {"summary": _nullable(_ref("Summary"))}},
+                    "The summary.",
+                ),
+                **_errors("Unauthorized", "Forbidden", "NotFound"),
+            },
+        ),
+        "post": _op(
+            "Summarise again (COPILOT): 202 at once; the summary arrives on agents' streams as a `summary` event. "
+            "409 while the copilot is off.",
+            "agent",
+            {
+                "202": _json(
+                    {
+                        "type": "object",
+                        "required": ["summary", "scheduled"],
+                        "properties": {"summary": _nullable(_ref("Summary")), "scheduled": {"const": True}},
+                    },
+                    "Asked for; the current summary meanwhile.",
+                ),
+                **_errors(*AGENT_ERRORS),
+            },
+            post=True,
+        ),
+    },
+    "/workbench/api/sessions/{name}/suggestions": {
+        "parameters": [NAME],
+        "post": _op(
+            "Ask for up to three suggested replies (COPILOT): 202 with a request id at once; they arrive on the "
+            "agents' streams as a `suggestions` event with that id. Nothing is sent to the customer. "
+            "409 while the copilot is off.",
+            "agent",
+            {
+                "202": _json(
+                    {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}},
+                    "Asked for.",
+                ),
+                **_errors(*AGENT_ERRORS),
+            },
+            post=True,
         ),
     },
     "/workbench/api/sessions/{name}/attachments": {

@@ -523,7 +523,10 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")  # for the file backend
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Fiido support <support@localhost>")
 
 # Work each worker process runs every so often, with no scheduler to deploy: (dotted path, seconds).
-PERIODIC_JOBS = [("chatbot.idle.sweep", IDLE_SWEEP_SECONDS), ("chatbot.mail.send_pending", MAIL_SWEEP_SECONDS)]
+PERIODIC_JOBS = [
+    ("chatbot.idle.sweep", IDLE_SWEEP_SECONDS),
+    ("chatbot.mail.send_pending", MAIL_SWEEP_SECONDS),
+]
 
 # ---------------------------------------------------------------------------
 # Bot
@@ -533,6 +536,20 @@ CHATBOT_TIMEOUT_SECONDS = _env_float("CHATBOT_TIMEOUT_SECONDS", 20.0, minimum=0.
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "")
+
+# ---------------------------------------------------------------------------
+# Agent copilot through the same LLM endpoint (chatbot/translation.py, chatbot/copilot.py)
+# ---------------------------------------------------------------------------
+# Off by default: nothing is sent to the LLM for these unless switched on (README "Agent copilot").
+TRANSLATION = _env_bool("TRANSLATION", False)  # customers' messages for agents, agents' for customers
+COPILOT = _env_bool("COPILOT", False)  # a summary at take-over, suggested replies
+# One LLM call's whole budget; a translation that misses it is retried later, nothing waits for it.
+COPILOT_TIMEOUT_SECONDS = _env_float("COPILOT_TIMEOUT_SECONDS", 15.0, minimum=0.1)
+# Threads per worker that make the LLM calls, off every request and stream (fiido/background.py).
+COPILOT_THREADS = _env_int("COPILOT_THREADS", 2, minimum=1)
+# How often missing translations of the last day are asked for again (0: never).
+TRANSLATION_RETRY_SECONDS = _env_int("TRANSLATION_RETRY_SECONDS", 60, minimum=0)
+PERIODIC_JOBS.append(("chatbot.translation.fill_missing", TRANSLATION_RETRY_SECONDS if TRANSLATION else 0))
 
 # ---------------------------------------------------------------------------
 # Orders: where the bot and the agents' customer panel read them

@@ -20,3 +20,17 @@ def test_the_llm_bot_without_an_endpoint_warns(settings):
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
     settings.LLM_MODEL = "some-model"
     assert check_llm_settings(None) == []
+
+
+def test_translation_or_the_copilot_without_an_endpoint_warns(settings):
+    from fiido.checks import check_copilot_settings
+
+    settings.LLM_BASE_URL = ""
+    settings.TRANSLATION = False
+    settings.COPILOT = False
+    assert check_copilot_settings(None) == []
+    settings.TRANSLATION = True
+    assert [w.id for w in check_copilot_settings(None)] == ["fiido.W005"]
+    settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.LLM_MODEL = "some-model"
+    assert check_copilot_settings(None) == []

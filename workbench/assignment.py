@@ -64,7 +64,8 @@ def _assign() -> int:
         if agent is None:
             break
         try:
-            conversations.assign(session, agent=agent, max_live=agent.max_live)
+            language = AgentPreferences.objects.filter(user=agent).values_list("language", flat=True).first()
+            conversations.assign(session, agent=agent, max_live=agent.max_live, language=language or None)
         except AtCapacity:
             full.add(agent.pk)  # filled meanwhile (another worker); try the next agent
             continue

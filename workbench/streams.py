@@ -106,7 +106,9 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
             partial(selectors.notes_after, language=viewer.language), session.pk, seq
         ),
     }
-    frames = session_stream(session, last_event_id, send, language=viewer.language, **notes, **_watcher(scope, viewer))
+    frames = session_stream(
+        session, last_event_id, send, language=viewer.language, for_agents=True, **notes, **_watcher(scope, viewer)
+    )
     async with get_presence().connected(viewer.user_id):  # an agent with a workbench page open is online
         await serve(receive, send, frames, caps=_caps(viewer, name), kind="agent")
 

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from chatbot import conversations, limits, order_access, payloads, selectors
+from chatbot import conversations, copilot, limits, order_access, payloads, selectors
 from chatbot import typing as chatbot_typing
 from chatbot.exceptions import InvalidInput
 from chatbot.models import ChatSession
@@ -43,7 +43,7 @@ def canned_replies_page(request: HttpRequest) -> HttpResponse:
 def session_page(request: HttpRequest, name: str) -> HttpResponse:
     """One conversation: its latest messages with the agents' notes among them."""
     session = selectors.get_session(name)
-    state = selectors.session_with_history(session)
+    state = selectors.session_with_history(session, for_agents=True)
     first = state["messages"][0]["seq"] if state["has_earlier"] and state["messages"] else 0
     notes = [note for note in selectors.notes_of(session) if note["after_seq"] >= first]
     bubbles = workbench_selectors.interleaved(state["messages"], notes)
@@ -54,6 +54,8 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
         "previous": workbench_selectors.earlier_conversations(session),
         "orders": [payloads.order_payload(order) for order in order_access.orders_for_customer(session)],
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "summary": copilot.stored_summary(session),
+        "copilot": copilot.enabled(),
     }
     return render(request, "workbench/session.html", context)
 
@@ -105,10 +107,11 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
     orders = [payloads.order_payload(order) for order in order_access.orders_for_customer(session)]
     return JsonResponse(
         {
-            **selectors.session_with_history(session),
+            **selectors.session_with_history(session, for_agents=True),
             "customer_name": session.customer_name,
             "customer_email": session.customer_email,
             "notes": selectors.notes_of(session),
+            "summary": copilot.stored_summary(session),
             "previous": workbench_selectors.earlier_conversations(session),
             "orders": orders,
         }
@@ -120,7 +123,9 @@ def session_detail(request: HttpRequest, name: str) -> JsonResponse:
 @json_api("POST")
 @agent_api
 def take_over(request: HttpRequest, name: str) -> JsonResponse:
-    taken = conversations.take_over(name, agent=request.user, max_live=assignment.max_live(request.user))
+    taken = conversations.take_over(
+        name, agent=request.user, max_live=assignment.max_live(request.user), language=request.LANGUAGE_CODE
+    )
     return JsonResponse(payloads.session_state(taken))
 
 
@@ -224,6 +229,29 @@ def typing(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@json_api("GET", "POST")
+@agent_api
+def summary(request: HttpRequest, name: str) -> JsonResponse:
+    """GET: ``{"summary": {...} | null}``, the stored take-over summary; POST: make
+    it again (202; it arrives as a ``summary`` event). Agents only."""
+    session = selectors.get_session(name)
+    if request.method == "GET":
+        return JsonResponse({"summary": copilot.stored_summary(session)})
+    copilot.schedule_summary(session, language=request.LANGUAGE_CODE, again=True)
+    return JsonResponse({"summary": copilot.stored_summary(session), "scheduled": True}, status=202)
+
+
+@json_api("POST")
+@agent_api
+def suggestions(request: HttpRequest, name: str) -> JsonResponse:
+    """Ask for up to three suggested replies: 202 ``{"request_id"}``; they arrive
+    on the agents' streams as ``suggestions`` with that id. Nothing is sent."""
+    session = selectors.get_session(name)
+    texts = [reply["body"] for reply in canned.listing(request.user)]
+    request_id = copilot.schedule_suggestions(session, agent_language=request.LANGUAGE_CODE, canned=texts)
+    return JsonResponse({"request_id": request_id}, status=202)
+
+
 @json_api("POST")
 @agent_api
 def release(request: HttpRequest, name: str) -> JsonResponse:
@@ -241,10 +269,14 @@ def close(request: HttpRequest, name: str) -> JsonResponse:
 def messages(request: HttpRequest, name: str) -> JsonResponse:
     """GET: a page of earlier messages (``?before=<seq>&limit=``); POST: send one."""
     if request.method == "GET":
-        return earlier_messages(request, selectors.get_session(name))
+        return earlier_messages(request, selectors.get_session(name), for_agents=True)
     data = conversation_body(request, name)
     posted = conversations.post_agent_message(
-        name, agent=request.user, content=data.get("content"), client_id=data.get("client_id")
+        name,
+        agent=request.user,
+        content=data.get("content"),
+        client_id=data.get("client_id"),
+        language=request.LANGUAGE_CODE,
     )
     return posted_response(posted)
 

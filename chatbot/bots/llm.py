@@ -20,8 +20,10 @@ stores an apology and logs the failure (``conversations._ask_bot``).
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -95,6 +97,88 @@ class LLMError(RuntimeError):
     """The endpoint answered something that is not a usable chat completion."""
 
 
+class RateLimited(LLMError):
+    """The endpoint answered 429: ask again no sooner than ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited; retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+DEFAULT_RETRY_AFTER_SECONDS = 30.0  # a 429 without a usable Retry-After
+MAX_RETRY_AFTER_SECONDS = 3600.0  # a Retry-After beyond this is the endpoint's mistake
+
+
+def http_client() -> httpx.Client:
+    """An HTTP client for the configured endpoint (``LLM_API_KEY`` as its bearer token)."""
+    api_key = settings.LLM_API_KEY
+    return httpx.Client(headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+
+
+_local = threading.local()
+
+
+def pooled_client() -> httpx.Client:
+    """This thread's client for the endpoint, kept between calls (the background
+    pool's threads): building one, TLS context and all, costs milliseconds of
+    CPU that the worker's event loop would feel at every translation."""
+    key = settings.LLM_API_KEY
+    client = getattr(_local, "client", None)
+    if client is None or _local.key != key:
+        if client is not None:
+            client.close()
+        client = _local.client = http_client()
+        _local.key = key
+    return client
+
+
+def chat_completion(
+    client: httpx.Client, url: str, body: dict[str, Any], *, remaining: Callable[[], float]
+) -> dict[str, Any]:
+    """POST one chat-completions request and return the answer's ``message``.
+
+    ``remaining()`` gives the seconds left of the caller's budget and raises
+    ``httpx.TimeoutException`` once it is spent; it is checked between chunks,
+    because httpx times each read, not the whole body, so a server that
+    trickles bytes cannot hold anyone past it. Raises ``RateLimited`` for a
+    429, ``httpx.HTTPError`` for other failures, ``LLMError`` for an answer
+    that is not a chat completion.
+    """
+    left = remaining()
+    timeout = httpx.Timeout(left, connect=min(left, CONNECT_TIMEOUT_SECONDS))
+    with client.stream("POST", url, json=body, timeout=timeout) as response:
+        data = bytearray()
+        for chunk in response.iter_bytes():
+            data += chunk
+            remaining()
+            if len(data) > MAX_RESPONSE_BYTES:
+                raise LLMError(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
+        if response.status_code == 429:
+            raise RateLimited(_retry_after(response.headers.get("Retry-After")))
+        response.raise_for_status()
+    try:
+        message = json.loads(data)["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise LLMError(f"not a chat completion: {bytes(data[:200])!r}") from error
+    if not isinstance(message, dict):
+        raise LLMError(f"not a chat completion: {bytes(data[:200])!r}")
+    return message
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), bounded."""
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                seconds = DEFAULT_RETRY_AFTER_SECONDS
+        return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return DEFAULT_RETRY_AFTER_SECONDS
+
+
 class LLMBot:
     """Answers through an OpenAI-compatible chat-completions endpoint."""
 
@@ -131,10 +215,9 @@ class _Exchange:
         self.escalation: str | None = None
 
     def run(self) -> BotReply:
-        headers = {"Authorization": f"Bearer {self.bot.api_key}"} if self.bot.api_key else {}
-        with httpx.Client(headers=headers) as client:
+        with http_client() as http:
             for _ in range(MAX_TOOL_ROUNDS + 1):
-                message = self._complete(client)
+                message = self._complete(http)
                 calls = message.get("tool_calls") or []
                 if not calls:
                     return self._reply(message.get("content") or "")
@@ -148,25 +231,7 @@ class _Exchange:
 
     def _complete(self, client: httpx.Client) -> dict[str, Any]:
         body = {"model": self.bot.model, "messages": self.messages, "tools": TOOLS, "temperature": 0.2}
-        remaining = self._remaining()
-        timeout = httpx.Timeout(remaining, connect=min(remaining, CONNECT_TIMEOUT_SECONDS))
-        with client.stream("POST", f"{self.bot.base_url}/chat/completions", json=body, timeout=timeout) as response:
-            # httpx times each read, not the whole body: check the budget between chunks too,
-            # so a server that trickles bytes cannot hold the customer past it.
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data += chunk
-                self._remaining()
-                if len(data) > MAX_RESPONSE_BYTES:
-                    raise LLMError(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
-            response.raise_for_status()
-        try:
-            message = json.loads(data)["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise LLMError(f"not a chat completion: {bytes(data[:200])!r}") from error
-        if not isinstance(message, dict):
-            raise LLMError(f"not a chat completion: {bytes(data[:200])!r}")
-        return message
+        return chat_completion(client, f"{self.bot.base_url}/chat/completions", body, remaining=self._remaining)
 
     def _remaining(self) -> float:
         remaining = self.deadline - time.monotonic()

@@ -67,6 +67,33 @@ class Queue(TypedDict):
     sessions: list[dict[str, Any]]
 
 
+class TranslationEvent(TypedDict):
+    """A notice (no id, not in the log): ``message`` is the bubble to show instead
+    of the one with its id, rendered for readers of ``language``."""
+
+    type: Literal["translation"]
+    session_name: str
+    seq: int
+    language: str
+    message: dict[str, Any]
+
+
+class SummaryEvent(TypedDict):
+    """A notice to agents' streams only: the take-over summary (or ``failed``)."""
+
+    type: Literal["summary"]
+    session_name: str
+
+
+class SuggestionsEvent(TypedDict):
+    """A notice to agents' streams only: suggested replies for the page that asked."""
+
+    type: Literal["suggestions"]
+    session_name: str
+    request_id: str
+    suggestions: list[str]
+
+
 EVENT_TYPES = {
     "connected": Connected,
     "history": History,
@@ -76,4 +103,7 @@ EVENT_TYPES = {
     "queue": Queue,
     "deleted": Deleted,
     "revoked": Revoked,
+    "translation": TranslationEvent,
+    "summary": SummaryEvent,
+    "suggestions": SuggestionsEvent,
 }

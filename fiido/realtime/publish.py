@@ -207,12 +207,15 @@ def end_streams_on_commit(group: str, payload: dict) -> None:
     transaction.on_commit(lambda: publisher.submit([(group, message)]))
 
 
-def notify_on_commit(group: str, payload: dict) -> None:
+def notify_on_commit(group: str, payload: dict, *, audience: str = "") -> None:
     """After commit, send ``payload`` to the streams subscribed to ``group`` (an
     agent's group): an alert or a read marker. A notice, never stored, no seq;
     a stream that misses it is not wrong, only less prompt (pages re-read
-    their counts on every queue snapshot)."""
+    their counts on every queue snapshot). ``audience`` "customers" keeps it
+    from agents' streams of the group (see ``notify``)."""
     message = {"type": LAYER_MESSAGE_TYPE, "group": group, "seq": 0, "data": dumps(payload), "final": False}
+    if audience:
+        message["audience"] = audience
     transaction.on_commit(lambda: publisher.submit([(group, message)]))
 
 

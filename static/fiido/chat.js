@@ -136,6 +136,10 @@ function onEvent(data) {
       bubbles.add(data.message);
       typing.hideFor(data.message?.role);
       break;
+    case "translation":
+      // An agent's message in this customer's language, marked machine-translated, the original behind it.
+      bubbles.replace(data.message);
+      break;
     case "status":
       applyState(data);
       break;

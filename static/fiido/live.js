@@ -171,6 +171,23 @@ export class BubbleList {
     return true;
   }
 
+  // Show `message` instead of the bubble of the same id (a machine translation
+  // arrived, or is missing); add it if it is not shown yet. Its own message event,
+  // arriving later, then finds the id shown and is ignored.
+  replace(message) {
+    if (!message || message.id === undefined || message.id === null) return false;
+    const id = String(message.id);
+    const current = this.container.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+    if (!current) return this.add(message);
+    const el = fromHTML(message.html || "");
+    if (!el) return false;
+    const stick = this.nearBottom();
+    localizeTimes(el);
+    current.replaceWith(el);
+    if (stick) this.scrollToEnd();
+    return true;
+  }
+
   pendingFor(clientId) {
     if (!clientId) return null;
     return this.container.querySelector(`.bubble--pending[data-client-id="${CSS.escape(String(clientId))}"]`);

@@ -5,6 +5,7 @@
 // what the agent has read.
 import { watchFocus } from "./alerts.js";
 import { bindCannedReplies } from "./canned.js";
+import { bindCopilot } from "./copilot.js";
 import { startDesk } from "./desk.js";
 import { startKeyboard } from "./keyboard.js";
 import {
@@ -56,6 +57,7 @@ const typing = new TypingIndicator(document.getElementById("typing"));
 const transferDialog = document.getElementById("transfer-dialog");
 const transferList = document.getElementById("transfer-agents");
 const transferError = document.getElementById("transfer-error");
+const copilot = bindCopilot({ api, input, errorBox });
 const earlier = bindEarlier({
   button: document.getElementById("load-earlier"),
   bubbles,
@@ -216,6 +218,12 @@ const stream = openStream(`${api}/events`, {
       // The customer's (this stream never carries an agent's own): with a preview when the shop allows it.
       const who = data.name || gettext("The customer");
       typing.show(data, format(gettext("%(name)s is typing…"), { name: who }));
+      return;
+    } else if (data.type === "translation") {
+      // Agents' streams carry every agent language's translation: show this page's.
+      if (data.language === document.documentElement.lang) bubbles.replace(data.message);
+      return;
+    } else if (copilot.onEvent(data)) {
       return;
     } else if (data.type === "note") {
       bubbles.add(data.note);

@@ -44,13 +44,17 @@ def tool_call(name: str, arguments: dict, call_id: str = "call_1") -> dict:
 class ChatServer:
     """A chat-completions endpoint on 127.0.0.1: answers each POST with the next scripted reply.
 
-    A script entry is a completion dict, an ``(http_status, body)`` pair, or
-    ``"hang"`` (hold the request until the test ends) or ``"trickle"`` (answer
-    one byte at a time, each well within a read timeout, until the test ends).
+    A script entry is a completion dict, an ``(http_status, body)`` pair, an
+    ``(http_status, body, headers)`` triple, or ``"hang"`` (hold the request
+    until the test ends) or ``"trickle"`` (answer one byte at a time, each
+    well within a read timeout, until the test ends). With the script empty,
+    ``responder(body)`` (if set) gives the entry: a server that answers by
+    what it is asked (the translation tests' "LLM").
     """
 
     def __init__(self) -> None:
         self.script: list[Any] = []
+        self.responder: Any = None
         self.requests: list[dict[str, Any]] = []
         self.release = threading.Event()
         server = self
@@ -59,7 +63,12 @@ class ChatServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                step = server.script.pop(0) if server.script else (500, {"error": "script exhausted"})
+                if server.script:
+                    step = server.script.pop(0)
+                elif server.responder is not None:
+                    step = server.responder(body)
+                else:
+                    step = (500, {"error": "script exhausted"})
                 if step == "hang":
                     server.release.wait(30)
                     return
@@ -72,9 +81,11 @@ class ChatServer:
                         self.wfile.write(b" ")
                         self.wfile.flush()
                     return
-                status, payload = step if isinstance(step, tuple) else (200, step)
-                data = json.dumps(payload).encode()
+                status, payload, headers = (*step, {})[:3] if isinstance(step, tuple) else (200, step, {})
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
+                for header, value in headers.items():
+                    self.send_header(header, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -83,9 +94,13 @@ class ChatServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.handler = Handler
+        self._listen(0)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def _listen(self, port: int) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self.handler)
+        self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> ChatServer:
@@ -93,10 +108,20 @@ class ChatServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused, as with an LLM server that is down."""
         self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+    def restart(self) -> None:
+        """Listen again on the same port."""
+        self.release = threading.Event()
+        self._listen(self.httpd.server_address[1])
+        self.thread.start()
 
 
 @pytest.fixture
