@@ -74,6 +74,17 @@ for _, user in ipairs(redis.call('smembers', KEYS[1])) do
 end
 return gone
 """
+# Read-only: who in the online set still has an unexpired entry. A reader must not trust the
+# set alone: after every process of a deployment stopped at once, nobody is left to sweep it.
+_ONLINE = """
+local t = redis.call('time')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local live = {}
+for _, user in ipairs(redis.call('smembers', KEYS[1])) do
+  if redis.call('zcount', ARGV[1] .. user, '(' .. now, '+inf') > 0 then table.insert(live, user) end
+end
+return live
+"""
 
 
 def _uses_redis() -> bool:
@@ -267,7 +278,8 @@ def online_ids() -> set[int]:
         if _sync_client is None:
             _sync_client = sync_client(configured_hosts()[0])
         try:
-            return {int(user) for user in _sync_client.smembers(_namespace() + "online")}
+            prefix = _namespace()
+            return {int(user) for user in _sync_client.eval(_ONLINE, 1, prefix + "online", prefix)}
         except Exception as error:  # noqa: BLE001 - nobody counts as online while Redis is away
             logger.warning("Presence cannot reach Redis (%s)", error)
             return set()
