@@ -145,6 +145,16 @@ def close(request: HttpRequest, name: str) -> JsonResponse:
     return JsonResponse(customer_state(conversations.close(name)))
 
 
+@json_api("POST")
+def rate(request: HttpRequest, name: str) -> JsonResponse:
+    """``{"score": 1..5, "comment"?}`` for the visitor's closed conversation: 201
+    ``{"rating"}``; open (409), already rated (409), bad input (400)."""
+    name = selectors.owned_name(request, name)
+    data = conversation_body(request, name)
+    rating = conversations.rate(name, score=data.get("score"), comment=data.get("comment", ""))
+    return JsonResponse({"rating": payloads.rating_payload(rating)}, status=201)
+
+
 def conversation_body(request: HttpRequest, name: str) -> dict:
     """The request's JSON object. A malformed body is a 400 only for a
     conversation that exists: for an unknown name the 404 comes first."""

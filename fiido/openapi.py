@@ -443,6 +443,29 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"reason": {"type": "string", "maxLength": 500}},
     },
+    "NewRating": {
+        "type": "object",
+        "required": ["score"],
+        "properties": {
+            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            "comment": {"type": "string", "description": "Optional; at most MESSAGE_MAX_CHARS characters."},
+        },
+    },
+    "Rated": {
+        "type": "object",
+        "required": ["rating"],
+        "properties": {
+            "rating": {
+                "type": "object",
+                "required": ["score", "comment", "created_at"],
+                "properties": {
+                    "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                    "comment": {"type": "string"},
+                    "created_at": DATETIME,
+                },
+            }
+        },
+    },
 }
 
 RESPONSES: dict[str, Any] = {
@@ -628,6 +651,16 @@ PATHS: dict[str, Any] = {
             "customer",
             {"200": _json(_ref("SessionState"), "Closed."), **_errors(*CUSTOMER_ERRORS)},
             post=True,
+        ),
+    },
+    "/api/sessions/{name}/rating": {
+        "parameters": [NAME],
+        "post": _op(
+            "Rate the closed conversation, once: 1-5 and an optional comment. Still open: 409; already "
+            "rated: 409 (a rating is never replaced).",
+            "customer",
+            {"201": _json(_ref("Rated"), "Rated."), **_errors(*CUSTOMER_ERRORS)},
+            requestBody=_body("NewRating", required=True),
         ),
     },
     "/api/sessions/{name}/typing": {
