@@ -176,7 +176,7 @@ class Event(models.Model):
             models.Index(
                 fields=["session", "seq"],
                 include=["created_at", "status", "agent"],
-                condition=models.Q(kind="status") | models.Q(agent__isnull=False),
+                condition=models.Q(status__gt="") | models.Q(agent__isnull=False),
                 name="event_report",
             ),
         ]

@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='event',
-            index=models.Index(condition=models.Q(('kind', 'status'), ('agent__isnull', False), _connector='OR'), fields=['session', 'seq'], include=('created_at', 'status', 'agent'), name='event_report'),
+            index=models.Index(condition=models.Q(('status__gt', ''), ('agent__isnull', False), _connector='OR'), fields=['session', 'seq'], include=('created_at', 'status', 'agent'), name='event_report'),
         ),
         migrations.AddField(
             model_name='rating',
