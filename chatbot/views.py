@@ -34,6 +34,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "state": state,
         "typing_preview": settings.TYPING_PREVIEW,
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "message_max_chars": settings.MESSAGE_MAX_CHARS,
     }
     return render(request, "chatbot/chat.html", context)
 

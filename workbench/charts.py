@@ -17,9 +17,9 @@ from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from workbench.reports import SCORES, Report
 
-WIDTH, HEIGHT = 640, 220  # the viewBox; the SVG scales to its box
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 28  # room for the axes' labels
-MAX_X_LABELS = 10
+WIDTH, HEIGHT = 480, 220  # the viewBox; the SVG scales to its box
+LEFT, RIGHT, TOP, BOTTOM = 64, 28, 12, 28  # room for the axes' labels (and a bar's count at the right)
+MAX_X_LABELS = 7
 
 OUTCOMES = (  # the stack, bottom up: (row field or None for the rest, label, css class)
     ("bot_only", pgettext_lazy("report outcome", "Bot only"), "chart__bot"),
@@ -84,7 +84,7 @@ def volume(rows: list[dict[str, Any]]) -> Chart:
                     "title": f"{row['key']}: {label} {value}",
                 }
             )
-    chart.y_ticks = _ticks(top, lambda value: str(int(value)))
+    chart.y_ticks = _ticks(top, lambda value: f"{value:g}")
     chart.x_labels = _x_labels(rows, slot)
     chart.legend = [{"label": str(label), "css": css} for _, label, css in OUTCOMES]
     return chart
@@ -95,7 +95,7 @@ def times(rows: list[dict[str, Any]]) -> Chart:
     chart = Chart(gettext("Waiting and first response per day (p50, p90)"))
     values = [row[name] for row in rows for name, _, _ in TIMES if row[name] is not None]
     chart.empty = not values
-    top = _nice(max(values, default=0))
+    top = _nice_duration(max(values, default=0))
     slot = _plot_width() / max(len(rows), 1)
     for name, label, css in TIMES:
         line: list[str] = []
@@ -176,6 +176,14 @@ def _nice(value: float) -> float:
         if value <= step * power:
             return step * power
     return 10 * power
+
+
+def _nice_duration(seconds: float) -> float:
+    """A round top for a time axis: in seconds, minutes or hours, as its labels read."""
+    for unit, limit in ((1, 90), (60, 90 * 60)):
+        if seconds < limit:
+            return _nice(seconds / unit) * unit
+    return _nice(seconds / 3600) * 3600
 
 
 def _ticks(top: float, label) -> list[dict[str, Any]]:
