@@ -62,7 +62,8 @@ INSERT INTO chatbot_chatsession
   (name, status, escalation_reason, customer_name, customer_email, visitor, language, last_seq, last_note_seq,
    message_count, bot_misses, created_at, updated_at, last_activity_at, offline_request, closed_at)
 SELECT 'bench' || i, 'closed', '', '', '', '', 'en', %(events)s, 0, %(events)s - 3, 0,
-       now() - i * interval '30 seconds', now(), now(), false, now() - i * interval '30 seconds' + interval '1 hour'
+       now() - (%(conversations)s - i) * interval '30 seconds', now(), now(), false,
+       now() - (%(conversations)s - i) * interval '30 seconds' + interval '1 hour'
 FROM generate_series(1, %(conversations)s) AS i;
 
 INSERT INTO chatbot_event (session_id, seq, kind, payload, status, agent_id, created_at)

@@ -283,9 +283,11 @@ def _event_figures(period: Period) -> dict[Any, dict[str, Any]]:
     sessions_sql, params = _sessions_sql(period)
     event = connection.ops.quote_name(Event._meta.db_table)
     by_agent = period.group == "agent"
-    wait_key, assign_key = ("t.agent_id", "a.agent_id") if by_agent else ("s.k", "s.k")
+    wait_key, assign_key = ("t.agent_id", "a.agent_id") if by_agent else ("t.k", "a.k")
     # By agent, a resolution belongs to the last agent who held the conversation.
-    close_key = "h.agent_id" if by_agent else "f.k"
+    close_key, holder = (
+        ("h.agent_id", "LEFT JOIN t h ON h.session_id = f.id AND h.seq = f.last_live_seq") if by_agent else ("f.k", "")
+    )
     if by_agent:  # a conversation counts in the row of every agent who held it
         counts = (
             f"SELECT 0, p.agent_id, 'counts', COUNT(*), SUM(f.escalated), COUNT(*), 0, {_NULL}"
@@ -307,16 +309,16 @@ def _event_figures(period: Period) -> dict[Any, dict[str, Any]]:
     sql = f"""
 WITH s AS ({sessions_sql}),
 t AS (
-  SELECT e.session_id, e.seq, e.created_at AS at, e.status, e.agent_id,
+  SELECT e.session_id, o.k, e.seq, e.created_at AS at, e.status, e.agent_id,
          LAG(e.status, 1, 'bot_active') OVER w AS prev_status,
          LAG(e.created_at) OVER w AS prev_at,
          LEAD(e.seq) OVER w AS next_seq
-  FROM {event} e
-  WHERE e.session_id IN (SELECT id FROM s) AND e.status > ''
+  FROM (SELECT id, k FROM s ORDER BY id) o JOIN {event} e ON e.session_id = o.id
+  WHERE e.status > '' AND e.session_id BETWEEN (SELECT MIN(id) FROM s) AND (SELECT MAX(id) FROM s)
   WINDOW w AS (PARTITION BY e.session_id ORDER BY e.seq)
 ),
 a AS (
-  SELECT t.session_id, t.agent_id, t.at,
+  SELECT t.session_id, t.k, t.agent_id, t.at,
          (SELECT m.created_at FROM {event} m
            WHERE m.session_id = t.session_id AND m.agent_id = t.agent_id AND m.status = ''
              AND m.seq > t.seq AND (t.next_seq IS NULL OR m.seq < t.next_seq)
@@ -335,21 +337,20 @@ f AS (
 ),
 samples AS (
   SELECT {wait_key} AS k, 'wait' AS metric, {_micros("t.at")} - {_micros("t.prev_at")} AS v
-    FROM t JOIN s ON s.id = t.session_id WHERE t.status = 'manual_live' AND t.prev_status = 'pending_manual'
+    FROM t WHERE t.status = 'manual_live' AND t.prev_status = 'pending_manual'
   UNION ALL
   SELECT {assign_key}, 'first', {_micros("a.replied_at")} - {_micros("a.at")}
-    FROM a JOIN s ON s.id = a.session_id WHERE a.replied_at IS NOT NULL
+    FROM a WHERE a.replied_at IS NOT NULL
   UNION ALL
   SELECT {close_key}, 'resolution', {_micros("f.closed_at")} - {_micros("f.escalated_at")}
-    FROM f LEFT JOIN t h ON h.session_id = f.id AND h.seq = f.last_live_seq
-    WHERE f.escalated_at IS NOT NULL AND f.closed_at IS NOT NULL
+    FROM f {holder} WHERE f.escalated_at IS NOT NULL AND f.closed_at IS NOT NULL
 ){ranked}
 {_percentiles_sql()}
 UNION ALL {counts}
 UNION ALL SELECT 1, NULL, 'counts', COUNT(*), SUM(f.escalated), SUM(f.handled),
   SUM(CASE WHEN f.escalated = 0 AND f.handled = 0 THEN 1 ELSE 0 END), {_NULL} FROM f
 UNION ALL SELECT 0, {assign_key}, 'no_reply', COUNT(*), {_NULL}, {_NULL}, {_NULL}, {_NULL}
-  FROM a JOIN s ON s.id = a.session_id WHERE a.replied_at IS NULL GROUP BY {assign_key}
+  FROM a WHERE a.replied_at IS NULL GROUP BY {assign_key}
 UNION ALL SELECT 1, NULL, 'no_reply', COUNT(*), {_NULL}, {_NULL}, {_NULL}, {_NULL} FROM a WHERE a.replied_at IS NULL
 """
     figures: dict[Any, dict[str, Any]] = defaultdict(dict)
