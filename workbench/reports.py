@@ -163,13 +163,25 @@ def now() -> dict[str, Any]:
 
 
 def as_csv(result: Report) -> str:
-    """The rows and a last ``total`` row, with the API's keys as the header."""
+    """The rows and a last ``total`` row, with the API's keys as the header.
+
+    A username a spreadsheet would read as a formula (``=…``, ``+…``, ``-…``,
+    ``@…``) gets a leading apostrophe, so opening the file runs nothing.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(ROW_KEYS)
     for row in [*result.rows, {**result.totals, "key": "total"}]:
-        writer.writerow(["" if row[key] is None else row[key] for key in ROW_KEYS])
+        writer.writerow([_cell(row[key]) for key in ROW_KEYS])
     return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return f"'{value}"
+    return value
 
 
 # ---------------------------------------------------------------------------

@@ -261,6 +261,21 @@ def test_the_csv_carries_the_same_numbers_as_the_json(lead, week):
         assert table == [{k: "" if v is None else str(v) for k, v in row.items()} for row in expected]
 
 
+def test_a_username_never_runs_as_a_spreadsheet_formula(lead, clock, django_user_model):
+    agent = django_user_model.objects.create_user("=HYPERLINK(evil)", is_staff=True)
+    conversations.take_over(conversations.escalate(conversations.start(), reason="x"), agent=agent)
+    response = lead.get(
+        "/workbench/api/reports", {"from": "2026-03-02", "to": "2026-03-02", "group": "agent", "format": "csv"}
+    )
+    assert "\n'=HYPERLINK(evil),1," in response.content.decode()
+    assert (
+        lead.get("/workbench/api/reports", {"from": "2026-03-02", "to": "2026-03-02", "group": "agent"}).json()["rows"][
+            0
+        ]["key"]
+        == "=HYPERLINK(evil)"
+    )
+
+
 def test_the_default_range_is_the_last_seven_days(lead, clock):
     clock.at(0, day=10)
     rows = lead.get("/workbench/api/reports").json()["rows"]
