@@ -66,7 +66,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    list_filter = ["status", "assigned_agent"]
+    list_filter = ["status", "assigned_agent", "rating__score"]
     search_fields = ["name", "customer_name", "customer_email", "messages__content"]
     list_select_related = ["assigned_agent"]
     inlines = [MessageInline, NoteInline, EventInline]

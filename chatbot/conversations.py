@@ -52,7 +52,16 @@ from chatbot import translation as machine_translation
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
 from chatbot.exceptions import AlreadyTaken, AtCapacity, IllegalTransition, InvalidInput, NotAllowed, SessionNotFound
-from chatbot.models import Attachment, ChatSession, ConversationSummary, Event, Message, MessageTranslation, Note
+from chatbot.models import (
+    Attachment,
+    ChatSession,
+    ConversationSummary,
+    Event,
+    Message,
+    MessageTranslation,
+    Note,
+    Rating,
+)
 from chatbot.selectors import SESSION_NAME
 from chatbot.signals import desk_changed
 from fiido.db import rows
@@ -196,6 +205,31 @@ def cancel_escalation(session: Conversation) -> ChatSession:
         changes.transition(Status.BOT_ACTIVE, escalated_at=None, escalation_reason="")
         changes.save()
     return _settled(session, locked, changes)
+
+
+def rate(session: Conversation, *, score: Any, comment: Any = "") -> Rating:
+    """The customer rates their closed conversation: ``score`` 1 to 5, an
+    optional ``comment`` (at most ``MESSAGE_MAX_CHARS``).
+
+    Once only: a conversation still open (409) has nothing to rate yet, and
+    a second rating is refused (409) rather than replacing the first, so a
+    report already read never changes under the team lead. Bad input is a 400.
+    The rating is written first, then its event (agents see it live).
+    """
+    score, comment = _checked(
+        session, lambda: (_score(score), _optional_text(comment, "comment", settings.MESSAGE_MAX_CHARS))
+    )
+    with transaction.atomic(durable=True):
+        locked = _lock(session)
+        _require(locked, Status.CLOSED, "Rate the conversation once it is closed.")
+        if Rating.objects.filter(session=locked).exists():  # the row lock makes this check race-free
+            raise IllegalTransition("This conversation is already rated.")
+        rating = Rating.objects.create(session=locked, score=score, comment=comment)
+        changes = _Changes(locked)
+        changes.rating(rating)
+        changes.save()
+    _refresh(session, locked)
+    return rating
 
 
 # ---------------------------------------------------------------------------
@@ -625,9 +659,21 @@ class _Changes:
         self.session.last_seq += 1
         return self.session.last_seq
 
-    def _append(self, kind: str, seq: int, data: dict[str, Any], *, message=None, to_queue: bool) -> None:
+    def _append(
+        self,
+        kind: str,
+        seq: int,
+        data: dict[str, Any],
+        *,
+        message=None,
+        to_queue: bool,
+        status: str = "",
+        agent_id: int | None = None,
+    ) -> None:
         text = dumps(data)
-        rows.insert(Event(session=self.session, seq=seq, kind=kind, payload=text, message=message))
+        event = Event(session=self.session, seq=seq, kind=kind, payload=text, message=message, status=status)
+        event.agent_id = agent_id  # the report columns (workbench/reports.py)
+        rows.insert(event)
         self.events.append(StoredEvent(self.session.name, seq, text, to_queue))
 
     def message(
@@ -672,6 +718,7 @@ class _Changes:
             payloads.message_event(self.session, data),
             message=message,
             to_queue=role == Role.USER,
+            agent_id=agent.pk if role == Role.AGENT and agent is not None else None,
         )
         return message
 
@@ -692,7 +739,9 @@ class _Changes:
         self.active()
         seq = self._next_seq()
         data = payloads.status_event(self.session, previous=previous, seq=seq)
-        self._append(Event.Kind.STATUS, seq, data, to_queue=True)
+        self._append(
+            Event.Kind.STATUS, seq, data, to_queue=True, status=status, agent_id=self.session.assigned_agent_id
+        )
         self.queue_moved |= Status.PENDING_MANUAL in (previous, status)
         self.capacity_freed |= previous == Status.MANUAL_LIVE and (
             status != Status.MANUAL_LIVE or self.session.assigned_agent_id != holder
@@ -705,6 +754,11 @@ class _Changes:
         self._fields.update(fields)
         seq = self._next_seq()
         self._append(Event.Kind.CUSTOMER, seq, payloads.customer_event(self.session, seq=seq), to_queue=True)
+
+    def rating(self, rating: Rating) -> None:
+        """The customer's rating, as an event agents' pages show (not the queue)."""
+        seq = self._next_seq()
+        self._append(Event.Kind.RATING, seq, payloads.rating_event(self.session, rating, seq=seq), to_queue=False)
 
     def active(self) -> None:
         """A sign of life: the idle clock (chatbot/idle.py) starts again."""
@@ -956,6 +1010,12 @@ def _message_content(content: Any) -> str:
     if not content:
         raise InvalidInput("content must not be blank.")
     return content
+
+
+def _score(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise InvalidInput("score must be a whole number from 1 to 5.")
+    return value
 
 
 def _client_uuid(client_id: Any) -> uuid.UUID:

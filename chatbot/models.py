@@ -143,6 +143,7 @@ class Event(models.Model):
         MESSAGE = "message", "Message"
         STATUS = "status", "Status change"
         CUSTOMER = "customer", "Customer details"
+        RATING = "rating", "Rating"
 
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()
@@ -155,6 +156,13 @@ class Event(models.Model):
     # The JSON text a stream sends, exactly as written (text, not jsonb, so
     # nothing reorders or re-encodes it).
     payload = models.TextField()
+    # What reports (workbench/reports.py) compute from, as columns so the database
+    # can aggregate without parsing payloads: a status event's new status and the
+    # agent holding the conversation after it; an agent message's author.
+    status = models.CharField(max_length=20, blank=True, default="", editable=False)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,9 +170,38 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "seq"], name="event_session_seq_unique"),
         ]
+        indexes = [
+            # Reports read only status changes and agents' messages (a third of
+            # the log): on PostgreSQL this partial index answers them alone.
+            models.Index(
+                fields=["session", "seq"],
+                include=["created_at", "status", "agent"],
+                condition=models.Q(status__gt="") | models.Q(agent__isnull=False),
+                name="event_report",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.kind}"
+
+
+class Rating(models.Model):
+    """How the customer rated a closed conversation: once, 1 to 5, with an
+    optional comment (``conversations.rate``). Reports average it by the day
+    the conversation closed."""
+
+    session = models.OneToOneField(ChatSession, on_delete=models.CASCADE, related_name="rating")
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}: {self.score}/5"
 
 
 class Note(models.Model):

@@ -280,6 +280,15 @@ def customer_event(session: ChatSession, *, seq: int) -> dict[str, Any]:
     }
 
 
+def rating_payload(rating) -> dict[str, Any]:
+    return {"score": rating.score, "comment": rating.comment, "created_at": iso(rating.created_at)}
+
+
+def rating_event(session: ChatSession, rating, *, seq: int) -> dict[str, Any]:
+    """The customer's rating of the closed conversation (agents see it)."""
+    return {"type": "rating", "session_name": session.name, "seq": seq, "rating": rating_payload(rating)}
+
+
 def deleted_event(session_name: str) -> dict[str, Any]:
     """The last frame of every stream of an erased conversation (not in any log)."""
     return {"type": "deleted", "session_name": session_name}

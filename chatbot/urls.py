@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/sessions/<str:name>/cancel-escalation", views.cancel_escalation, name="cancel"),
     path("api/sessions/<str:name>/close", views.close, name="close"),
     path("api/sessions/<str:name>/typing", views.typing, name="typing"),
+    path("api/sessions/<str:name>/rating", views.rate, name="rating"),
     path("api/sessions/<str:name>/attachments", views.post_attachment, name="attachments"),
     # One URL for a file, whoever reads it: its customer or an agent (chatbot.selectors.access_attachment).
     path("api/sessions/<str:name>/attachments/<str:attachment_id>", views.attachment, name="attachment"),

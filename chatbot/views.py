@@ -34,6 +34,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "state": state,
         "typing_preview": settings.TYPING_PREVIEW,
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "message_max_chars": settings.MESSAGE_MAX_CHARS,
     }
     return render(request, "chatbot/chat.html", context)
 
@@ -143,6 +144,16 @@ def cancel_escalation(request: HttpRequest, name: str) -> JsonResponse:
 def close(request: HttpRequest, name: str) -> JsonResponse:
     name = selectors.owned_name(request, name)
     return JsonResponse(customer_state(conversations.close(name)))
+
+
+@json_api("POST")
+def rate(request: HttpRequest, name: str) -> JsonResponse:
+    """``{"score": 1..5, "comment"?}`` for the visitor's closed conversation: 201
+    ``{"rating"}``; open (409), already rated (409), bad input (400)."""
+    name = selectors.owned_name(request, name)
+    data = conversation_body(request, name)
+    rating = conversations.rate(name, score=data.get("score"), comment=data.get("comment", ""))
+    return JsonResponse({"rating": payloads.rating_payload(rating)}, status=201)
 
 
 def conversation_body(request: HttpRequest, name: str) -> dict:

@@ -473,6 +473,90 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"reason": {"type": "string", "maxLength": 500}},
     },
+    "NewRating": {
+        "type": "object",
+        "required": ["score"],
+        "properties": {
+            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            "comment": {"type": "string", "description": "Optional; at most MESSAGE_MAX_CHARS characters."},
+        },
+    },
+    "Rated": {
+        "type": "object",
+        "required": ["rating"],
+        "properties": {
+            "rating": {
+                "type": "object",
+                "required": ["score", "comment", "created_at"],
+                "properties": {
+                    "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                    "comment": {"type": "string"},
+                    "created_at": DATETIME,
+                },
+            }
+        },
+    },
+    "ReportFigures": {
+        "type": "object",
+        "description": "The figures of one row, or of the whole range (README, Reports: the definitions). "
+        "Times are seconds (nearest-rank percentiles); null when there is no sample.",
+        "required": [
+            "conversations",
+            "escalated",
+            "bot_only",
+            "handled",
+            "wait_p50_s",
+            "wait_p90_s",
+            "first_response_p50_s",
+            "first_response_p90_s",
+            "no_reply",
+            "resolution_p50_s",
+            "rating_avg",
+            "rating_count",
+        ],
+        "properties": {
+            **{
+                name: {"type": "integer", "minimum": 0}
+                for name in ("conversations", "escalated", "bot_only", "handled", "no_reply", "rating_count")
+            },
+            **{
+                name: _nullable({"type": "number", "minimum": 0})
+                for name in (
+                    "wait_p50_s",
+                    "wait_p90_s",
+                    "first_response_p50_s",
+                    "first_response_p90_s",
+                    "resolution_p50_s",
+                )
+            },
+            "rating_avg": _nullable({"type": "number", "minimum": 1, "maximum": 5}),
+        },
+    },
+    "Report": {
+        "type": "object",
+        "required": ["rows", "totals"],
+        "properties": {
+            "rows": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        _ref("ReportFigures"),
+                        {
+                            "type": "object",
+                            "required": ["key"],
+                            "properties": {
+                                "key": {
+                                    "type": "string",
+                                    "description": "The day (YYYY-MM-DD, in tz) or the agent's username.",
+                                }
+                            },
+                        },
+                    ]
+                },
+            },
+            "totals": _ref("ReportFigures"),
+        },
+    },
 }
 
 RESPONSES: dict[str, Any] = {
@@ -661,6 +745,16 @@ PATHS: dict[str, Any] = {
             post=True,
         ),
     },
+    "/api/sessions/{name}/rating": {
+        "parameters": [NAME],
+        "post": _op(
+            "Rate the closed conversation, once: 1-5 and an optional comment. Still open: 409; already "
+            "rated: 409 (a rating is never replaced).",
+            "customer",
+            {"201": _json(_ref("Rated"), "Rated."), **_errors(*CUSTOMER_ERRORS)},
+            requestBody=_body("NewRating", required=True),
+        ),
+    },
     "/api/sessions/{name}/typing": {
         "parameters": [NAME],
         "post": _op(
@@ -734,6 +828,47 @@ PATHS: dict[str, Any] = {
             "customer",
             {"200": SSE_RESPONSE, **_errors("BadRequest", "NotFound", "MethodNotAllowed", "TooManyRequests")},
             parameters=LAST_EVENT_ID,
+        ),
+    },
+    "/workbench/api/reports": {
+        "get": _op(
+            "The team's figures for a range of days, by day or by agent (staff, or the view_reports "
+            "permission). A bad or reversed date, or a range over 366 days: 400.",
+            "agent",
+            {
+                "200": {
+                    "description": "The rows and the totals; with format=csv, the same as CSV (a last `total` row).",
+                    "content": {
+                        "application/json": {"schema": _ref("Report")},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                **_errors("BadRequest", "Unauthorized", "Forbidden"),
+            },
+            parameters=[
+                *(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": False,
+                        "description": description,
+                        "schema": {"type": "string", "format": "date"},
+                    }
+                    for name, description in (
+                        ("from", "The first day (YYYY-MM-DD); default six days before `to`."),
+                        ("to", "The last day, included; default today (in `tz`)."),
+                    )
+                ),
+                {"name": "group", "in": "query", "required": False, "schema": {"enum": ["day", "agent"]}},
+                {
+                    "name": "tz",
+                    "in": "query",
+                    "required": False,
+                    "description": "The time zone days are counted in (IANA name); default TIME_ZONE.",
+                    "schema": {"type": "string"},
+                },
+                {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]}},
+            ],
         ),
     },
     "/workbench/api/sessions": {

@@ -92,3 +92,16 @@ class ReadMarker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} read {self.session_id} to #{self.seq}"
+
+
+class Report(models.Model):
+    """No table: the owner of the ``view_reports`` permission (workbench/reports.py),
+    which lets an agent who is not staff read the team's reports."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("view_reports", "Can view the team's reports")]
+
+    def __str__(self) -> str:
+        return "Reports"

@@ -67,3 +67,37 @@ def agent_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def can_view_reports(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Staff, and holders of ``workbench.view_reports``: an agent's rights alone
+    do not show the team's figures (workbench/reports.py)."""
+    return user.is_authenticated and user.is_active and (user.is_staff or user.has_perm("workbench.view_reports"))
+
+
+def reports_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The reports page: anonymous visitors to the login page; others without the right, 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not can_view_reports(request.user):
+            return HttpResponse("Reports are for team leads.", status=403, content_type="text/plain")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def reports_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The reports API: 401 JSON when not logged in, 403 without the right."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return error_response("Log in first.", 401)
+        if not can_view_reports(request.user):
+            return error_response("Reports are for staff and holders of the view_reports permission.", 403)
+        return view(request, *args, **kwargs)
+
+    return wrapper

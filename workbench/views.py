@@ -17,10 +17,10 @@ from chatbot.models import ChatSession
 from chatbot.views import conversation_body, earlier_messages, posted_response
 from fiido.http import json_api, json_body, multipart_body
 from fiido.i18n import SESSION_LANGUAGE_KEY
-from workbench import assignment, canned, history, presence, reading
+from workbench import assignment, canned, charts, history, presence, reading, reports
 from workbench import selectors as workbench_selectors
 from workbench.models import AgentPreferences
-from workbench.permissions import agent_api, agent_required
+from workbench.permissions import agent_api, agent_required, reports_api, reports_required
 
 
 @agent_required
@@ -309,3 +309,40 @@ def set_language(request: HttpRequest) -> HttpResponse:
     ):
         target = reverse("workbench:queue")
     return redirect(target)
+
+
+@json_api("GET")
+@reports_api
+def report_data(request: HttpRequest) -> HttpResponse:
+    """``?from=&to=&group=day|agent[&tz=][&format=csv]``: the figures (workbench/reports.py)."""
+    output = request.GET.get("format") or "json"
+    if output not in {"json", "csv"}:
+        raise InvalidInput("format must be json or csv.")
+    period = reports.parse_period(request.GET)
+    result = reports.report(period)
+    if output == "json":
+        return JsonResponse(result.as_json())
+    response = HttpResponse(reports.as_csv(result), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{period.start}-{period.end}-{period.group}.csv"'
+    return response
+
+
+@reports_required
+def reports_page(request: HttpRequest) -> HttpResponse:
+    """Charts by day, the table by day or agent, and the "now" strip (live from the queue stream)."""
+    error = ""
+    try:
+        period = reports.parse_period(request.GET)
+    except InvalidInput as refused:
+        error, period = str(refused), reports.parse_period({"tz": ""})
+    by_day = reports.report(reports.Period(period.start, period.end, period.zone, "day"))
+    table = by_day if period.group == "day" else reports.report(period)
+    context = {
+        "period": period,
+        "error": error,
+        "table": table,
+        "charts": charts.build(by_day),
+        "now": reports.now(),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "workbench/reports.html", context, status=400 if error else 200)

@@ -37,6 +37,9 @@ const cancelButton = document.getElementById("cancel-escalation");
 const endButton = document.getElementById("end-chat");
 const closedNote = document.getElementById("closed-note");
 const identifyForm = document.getElementById("identify");
+const ratingForm = document.getElementById("rating");
+const ratingThanks = document.getElementById("rating-thanks");
+let rated = Boolean(ratingForm.dataset.rated);
 const identifyName = document.getElementById("identify-name");
 const identifyEmail = document.getElementById("identify-email");
 const typing = new TypingIndicator(document.getElementById("typing"));
@@ -97,7 +100,29 @@ function render() {
   cancelButton.hidden = closed || state.status !== "pending_manual";
   endButton.hidden = closed || !started;
   closedNote.hidden = !closed;
+  ratingForm.hidden = !closed || state.deleted || !started || rated;
 }
+
+// After the close: the customer may rate the chat once (1-5 stars, a comment).
+ratingForm.addEventListener("change", () => showError(document.getElementById("rating-error"), ""));
+ratingForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const errorEl = document.getElementById("rating-error");
+  const chosen = ratingForm.querySelector("input[name=score]:checked");
+  if (!chosen) {
+    showError(errorEl, gettext("Choose from one to five stars."));
+    return;
+  }
+  const comment = document.getElementById("rating-comment").value;
+  const { ok, status, data } = await postJSON(`${api()}/rating`, { score: Number(chosen.value), comment });
+  if (!ok && status !== 409) {
+    showError(errorEl, refusal(status, data));
+    return;
+  }
+  rated = true;
+  ratingThanks.hidden = false;
+  render();
+});
 
 function applyState(next) {
   if (!next || !next.status) return;

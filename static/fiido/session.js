@@ -229,6 +229,8 @@ const stream = openStream(`${api}/events`, {
       bubbles.add(data.note);
     } else if (data.type === "customer") {
       showCustomer(data);
+    } else if (data.type === "rating") {
+      showRating(data.rating);
     } else if (data.type === "status") {
       applyState(data);
     } else if (data.type === "deleted" || data.type === "revoked") {
@@ -238,6 +240,16 @@ const stream = openStream(`${api}/events`, {
     markRead();
   },
 });
+
+// The customer rated the closed chat (once): the score and their comment, as text.
+function showRating(rating) {
+  if (!rating) return;
+  document.getElementById("rating-score").textContent = `${rating.score}/5`;
+  const comment = document.getElementById("rating-comment");
+  comment.textContent = rating.comment || "";
+  comment.hidden = !rating.comment;
+  document.getElementById("rating-line").hidden = false;
+}
 
 async function act(button, path, body = {}) {
   button.disabled = true;
