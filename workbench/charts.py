@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext_lazy
 
 from workbench.reports import SCORES, Report
 
@@ -125,7 +125,7 @@ def ratings(distribution: dict[int, int]) -> Chart:
     for index, score in enumerate(reversed(SCORES)):
         count = distribution.get(score, 0)
         y = TOP + band * index
-        label = gettext("%(score)s stars") % {"score": score} if score != 1 else gettext("1 star")
+        label = ngettext("%(stars)s star", "%(stars)s stars", score) % {"stars": score}
         chart.x_labels.append({"x": LEFT - 6, "y": _r(y + band / 2 + 4), "text": label})
         chart.marks.append(
             {
