@@ -84,7 +84,16 @@ def schedule_summary(session: ChatSession, *, language: str, again: bool = False
         return False
     if not again and ConversationSummary.objects.filter(session=session).exists():
         return False
-    background.run_after_commit(summarise, session.pk, language)
+    if not again:
+        background.run_after_commit(summarise, session.pk, language)
+        return True
+    # Asked for by an agent (no transaction to wait for): a full pool says so, as a failure
+    # would, rather than leaving the page "Summarising…" for ever.
+    if background.submit(summarise, session.pk, language) is None:
+        from chatbot import conversations
+
+        conversations.copilot_failed(session, what="summary")
+        return False
     return True
 
 

@@ -58,6 +58,7 @@ numbers, order numbers, links and emoji exactly. Do not answer the message, only
 Reply with a JSON object and nothing else: {{"language": "{code}", "translation": "..."}}"""
 
 _pause_lock = threading.Lock()
+_filling = threading.Lock()  # held while this process runs a retry round
 _paused_until = 0.0  # time.monotonic(): a 429 asked this process to wait until then
 
 
@@ -101,16 +102,20 @@ def translate(message_id: int, language: str, source_language: str) -> bool:
     """
     from chatbot import conversations  # the state machine schedules this module's jobs
 
-    if not enabled() or paused():
+    if not enabled():
         return False
     message = Message.objects.select_related("session").filter(pk=message_id).first()
     if message is None or Attachment.objects.filter(message_id=message_id).exists():
         return False
+    # The row first, even while paused: it keeps the source language (an agent's is stored
+    # nowhere else), so the periodic retry can make up a translation this job could not.
     row, _ = MessageTranslation.objects.get_or_create(
         message=message, language=language, defaults={"source_language": source_language, "text": ""}
     )
     if row.text:
         return True
+    if paused():
+        return False
     try:
         text = ask(message.content, source=row.source_language, target=language)
     except llm.RateLimited as limited:
@@ -186,6 +191,25 @@ def in_script_of(text: str, language: str) -> bool:
     return han * 2 < len(letters)
 
 
+def retry_missing() -> None:
+    """The periodic job: one round of ``fill_missing`` on the background pool.
+
+    Periodic jobs run on the workers' shared database threads, which streams
+    need; LLM calls must never hold them. A round still running in this
+    process makes the next one skip.
+    """
+    if enabled() and not paused() and not _filling.locked():
+        background.submit(_fill_round)
+
+
+def _fill_round() -> None:
+    if _filling.acquire(blocking=False):
+        try:
+            fill_missing()
+        finally:
+            _filling.release()
+
+
 def fill_missing() -> int:
     """Ask again for the translations of the last day that are missing (a periodic job).
 
@@ -196,7 +220,8 @@ def fill_missing() -> int:
         return 0
     since = timezone.now() - RETRY_WINDOW
     stored = 0
-    empty = MessageTranslation.objects.filter(text="", message__created_at__gte=since).order_by("id")
+    # Newest first: a few that keep failing must not stop the later ones from being retried.
+    empty = MessageTranslation.objects.filter(text="", message__created_at__gte=since).order_by("-id")
     for message_id, language, source in empty.values_list("message_id", "language", "source_language")[:RETRY_BATCH]:
         stored += translate(message_id, language, source)
         if paused():

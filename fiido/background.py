@@ -5,7 +5,7 @@ commits (``run_after_commit``) and returns at once; the job runs on one of
 ``settings.COPILOT_THREADS`` threads, so a slow or dead endpoint ties up
 those threads and nothing else (no request thread, no stream, no event
 loop). A job that fails is logged; what it should have produced is made up
-by a periodic job (``chatbot.translation.fill_missing``), so nothing depends
+by a periodic job (``chatbot.translation.retry_missing``), so nothing depends
 on a job running. Work queued in a process that dies is lost the same way
 and made up the same way.
 """

@@ -1016,7 +1016,7 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "required": ["summary", "scheduled"],
-                        "properties": {"summary": _nullable(_ref("Summary")), "scheduled": {"const": True}},
+                        "properties": {"summary": _nullable(_ref("Summary")), "scheduled": {"type": "boolean"}},
                     },
                     "Asked for; the current summary meanwhile.",
                 ),

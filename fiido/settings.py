@@ -549,7 +549,7 @@ COPILOT_TIMEOUT_SECONDS = _env_float("COPILOT_TIMEOUT_SECONDS", 15.0, minimum=0.
 COPILOT_THREADS = _env_int("COPILOT_THREADS", 2, minimum=1)
 # How often missing translations of the last day are asked for again (0: never).
 TRANSLATION_RETRY_SECONDS = _env_int("TRANSLATION_RETRY_SECONDS", 60, minimum=0)
-PERIODIC_JOBS.append(("chatbot.translation.fill_missing", TRANSLATION_RETRY_SECONDS if TRANSLATION else 0))
+PERIODIC_JOBS.append(("chatbot.translation.retry_missing", TRANSLATION_RETRY_SECONDS if TRANSLATION else 0))
 
 # ---------------------------------------------------------------------------
 # Orders: where the bot and the agents' customer panel read them

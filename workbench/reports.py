@@ -55,6 +55,8 @@ from workbench import permissions, presence
 GROUPS = ("day", "agent")
 DEFAULT_DAYS = 7  # the page opens on the last week
 MAX_DAYS = 366  # a year, leap day included: longer ranges are refused (400)
+# Dates a report may name: the range's arithmetic (a week back, the midnight after) stays in datetime's bounds.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 # The row of the API and the CSV, in this order (the names: keep them).
 ROW_KEYS = (
     "key",
@@ -208,8 +210,8 @@ def _date(raw: Any, name: str) -> date | None:
         day = parse_date(raw) if isinstance(raw, str) and len(raw) == 10 else None
     except ValueError:  # well formed, but no such day (2026-02-30)
         day = None
-    if day is None:
-        raise InvalidInput(f"{name} must be a date, YYYY-MM-DD.")
+    if day is None or not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidInput(f"{name} must be a date, YYYY-MM-DD, from {EARLIEST_DAY} to {LATEST_DAY}.")
     return day
 
 

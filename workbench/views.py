@@ -237,8 +237,8 @@ def summary(request: HttpRequest, name: str) -> JsonResponse:
     session = selectors.get_session(name)
     if request.method == "GET":
         return JsonResponse({"summary": copilot.stored_summary(session)})
-    copilot.schedule_summary(session, language=request.LANGUAGE_CODE, again=True)
-    return JsonResponse({"summary": copilot.stored_summary(session), "scheduled": True}, status=202)
+    scheduled = copilot.schedule_summary(session, language=request.LANGUAGE_CODE, again=True)
+    return JsonResponse({"summary": copilot.stored_summary(session), "scheduled": scheduled}, status=202)
 
 
 @json_api("POST")

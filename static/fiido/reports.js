@@ -10,10 +10,9 @@ const page = document.querySelector("[data-reports]");
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const params = new URLSearchParams(window.location.search);
 if (zone && !params.get("tz") && zone !== page.dataset.tz) {
-  // Days start at midnight where the reader is: ask again in their zone, once.
+  // Days start at midnight where the reader is: ask again in their zone, once
+  // (a bookmarked range keeps its days).
   params.set("tz", zone);
-  params.delete("from");
-  params.delete("to");
   window.location.replace(`${window.location.pathname}?${params}`);
 }
 

@@ -6,6 +6,7 @@ original standing and the row empty for a retry."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -161,9 +162,17 @@ def test_a_429_pauses_every_call_until_retry_after(llm, live):
     assert not translation.translate(question.pk, "en", "de")
     assert translation.fill_missing() == 0
     assert len(llm.requests) == 1  # nothing was asked while paused
+    assert translations_of(question) == {"zh-hans": "", "en": ""}  # kept for the retry, source language and all
     translation.resume()  # as when the time has passed
-    llm.script = [answer("我的自行车在哪里？", "zh-hans"), answer("Where is my bike?", "en")]
+    words = {"zh-hans": "我的自行车在哪里？", "en": "Where is my bike?"}
+
+    def answering(body: dict) -> dict:  # the two rows are tried in either order
+        target = re.search(r'"language": "([^"]+)"', body["messages"][0]["content"]).group(1)
+        return answer(words[target], target)
+
+    llm.responder = answering
     assert translation.fill_missing() == 2
+    assert translations_of(question) == {"zh-hans": "我的自行车在哪里？", "en": "Where is my bike?"}
 
 
 def test_two_jobs_for_one_translation_store_it_once(llm, live):
@@ -243,7 +252,6 @@ def test_sending_returns_before_the_llm_answers_and_the_pool_stores_the_translat
     """The send commits (and publishes) and returns; the pool's threads ask the
     LLM afterwards. The server holds every request until the test lets it
     answer, so the send cannot have waited for one."""
-    import re
     import threading
 
     from fiido import background
@@ -265,3 +273,44 @@ def test_sending_returns_before_the_llm_answers_and_the_pool_stores_the_translat
     go.set()
     assert background.wait_idle()
     assert translations_of(question) == words
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_periodic_retry_runs_its_round_on_the_background_pool_one_at_a_time(llm, agent_user, monkeypatch):
+    """Periodic jobs run on the threads streams use: the retry only hands its
+    round to the background pool, and skips while a round is still running."""
+    import threading
+
+    from fiido import background
+
+    session = conversations.start(language="de")
+    conversations.escalate(session, reason="Mensch bitte")
+    conversations.take_over(session, agent=agent_user)
+    llm.script = [(500, {"error": "boom"}), (500, {"error": "boom"})]
+    question = customer_says(session, "Wo ist mein Fahrrad?")
+    assert background.wait_idle()
+    assert translations_of(question) == {"en": "", "zh-hans": ""}
+
+    asked_from: list[str] = []  # the threads that called the LLM
+    ask = translation.ask
+
+    def ask_and_note_the_thread(*args, **kwargs):
+        asked_from.append(threading.current_thread().name)
+        return ask(*args, **kwargs)
+
+    monkeypatch.setattr(translation, "ask", ask_and_note_the_thread)
+    words = {"zh-hans": "我的自行车在哪里？", "en": "Where is my bike?"}
+
+    def answering(body: dict) -> dict:  # the two rows are tried in either order
+        target = re.search(r'"language": "([^"]+)"', body["messages"][0]["content"]).group(1)
+        return answer(words[target], target)
+
+    llm.responder = answering
+    with translation._filling:  # a round is running: the next one skips
+        translation.retry_missing()
+        assert background.wait_idle()
+    assert asked_from == []
+    translation.retry_missing()
+    assert background.wait_idle()
+    assert translations_of(question) == words
+    assert asked_from and all(name.startswith("fiido-background") for name in asked_from)

@@ -292,6 +292,8 @@ def test_the_default_range_is_the_last_seven_days(lead, clock):
         {"from": "2026-03-01", "to": "2026-03-02", "group": "week"},
         {"from": "2026-03-01", "to": "2026-03-02", "format": "xml"},
         {"from": "2026-03-01", "to": "2026-03-02", "tz": "Mars/Olympus"},
+        {"to": "0001-01-03"},  # a week back would leave the calendar
+        {"from": "9999-12-31", "to": "9999-12-31"},  # so would the midnight after
     ],
 )
 def test_bad_requests_are_400(lead, params):
