@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatbot import conversations
-from chatbot.models import Attachment, ChatSession, Event, Message, Note
+from chatbot.models import Attachment, ChatSession, Event, Message, Note, Rating
 from tests.chatbot.test_attachments import GIF, HTML, PDF, SVG, files_in, image_bytes, jpeg_with_gps
 from workbench.models import AgentPreferences, ReadMarker
 
@@ -103,6 +103,15 @@ class Desk:
         self.agent = Client()
         self.agent.force_login(ensure_agent("alice", None, first_name="Alice")[0])
 
+    def lead(self) -> Client:
+        """A team lead (a superuser) for the reports, made once."""
+        if not hasattr(self, "_lead"):
+            from django.contrib.auth import get_user_model
+
+            self._lead = Client()
+            self._lead.force_login(get_user_model().objects.create_superuser("lead", "lead@example.com", None))
+        return self._lead
+
     def state(self) -> tuple:
         session = ChatSession.objects.get(name=self.name)
         return (
@@ -111,6 +120,7 @@ class Desk:
             Event.objects.count(),
             Note.objects.count(),
             Attachment.objects.count(),
+            Rating.objects.count(),
             ReadMarker.objects.values_list("seq", flat=True).first(),
             list(AgentPreferences.objects.values_list("user_id", "away")),
             session.status,
@@ -167,10 +177,10 @@ def check(response, before: tuple, after: tuple) -> None:
 STATUSES = [s for s in ChatSession.Status.values if s != ChatSession.Status.CLOSED]
 
 
-CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close", "typing", "attachments"]
+CUSTOMER_ACTIONS = ["messages", "escalate", "cancel-escalation", "close", "typing", "attachments", "rating"]
 AGENT_ACTIONS = [
     *("takeover", "release", "close", "messages", "transfer", "return-to-queue", "notes", "read", "typing"),
-    "attachments",
+    *("attachments", "summary", "suggestions"),
 ]
 
 
@@ -275,6 +285,38 @@ def test_a_message_is_stored_exactly_when_it_is_accepted(desk, content, client_i
         assert after == before
         if response.status_code == 400:
             assert set(response.json()) == {"error"}
+
+
+@FUZZ
+@given(body=bodies)
+def test_rating_a_closed_conversation_survives_any_body(desk, body):
+    desk.reset(ChatSession.Status.BOT_ACTIVE)
+    conversations.close(ChatSession.objects.get(name=desk.name))
+    before = desk.state()
+    response = desk.customer.post(f"/api/sessions/{desk.name}/rating", body, content_type="application/json")
+    check(response, before, desk.state())
+    if response.status_code == 201:
+        assert desk.state()[5] == before[5] + 1  # one rating stored
+
+
+@FUZZ
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["from", "to", "group", "tz", "format"]),
+        st.text(max_size=30) | st.dates().map(str) | st.sampled_from(["day", "agent", "csv", "json", "UTC"]),
+        max_size=5,
+    )
+)
+def test_reports_survive_any_query(desk, query):
+    """Any dates (year 1 to 9999 too), groups, zones and formats: figures, or a JSON 400."""
+    response = desk.lead().get("/workbench/api/reports", query)
+    assert response.status_code in {200, 400}, (query, response.status_code)
+    if response["Content-Type"].startswith("text/csv"):
+        assert response.content.startswith(b"key,conversations,")
+    elif response.status_code == 400:
+        assert set(response.json()) == {"error"}
+    else:
+        assert set(response.json()) == {"rows", "totals"}
 
 
 @FUZZ

@@ -80,6 +80,8 @@ class World:
             conversations.escalate(session, reason="Please help")
         if status == Status.MANUAL_LIVE:
             conversations.take_over(session, agent=self.users["assigned_agent"])
+        if status == Status.CLOSED:
+            conversations.close(session)
         session.refresh_from_db()
         assert session.status == status
 
@@ -161,6 +163,7 @@ CUSTOMER_API = {
         201,
         Status.PENDING_MANUAL,
     ),
+    "rating": ("post", "/api/sessions/{name}/rating", Status.CLOSED, {"score": 5}, 201, Status.CLOSED),
 }
 
 
@@ -184,6 +187,8 @@ def test_customer_api_serves_only_the_owner(world, endpoint, role):
             assert data["messages"] and data["has_earlier"] is False
         elif endpoint == "attachments":
             assert data["message"]["role"] == "user" and data["message"]["parts"][0]["type"] == "image"
+        elif endpoint == "rating":
+            assert data["rating"]["score"] == 5 and world.session.rating.score == 5
         else:
             assert (data["session_name"], data["status"]) == (world.name, after)
         world.session.refresh_from_db()
@@ -280,6 +285,11 @@ AGENT_API = {
         None,
         {"agent": 409, "assigned_agent": 201, "other_agent": 403, "admin": 403},
     ),
+    # The copilot: the stored summary for any agent; asking for one or for suggestions is 409
+    # while COPILOT is off (as in these tests), after the same access checks.
+    "summary": ("get", "/workbench/api/sessions/{name}/summary", None, dict.fromkeys(AGENTS, 200)),
+    "summary_again": ("post", "/workbench/api/sessions/{name}/summary", None, dict.fromkeys(AGENTS, 409)),
+    "suggestions": ("post", "/workbench/api/sessions/{name}/suggestions", None, dict.fromkeys(AGENTS, 409)),
 }
 WITHOUT_SESSION = {"list", "agents", "canned_replies", "presence"}
 
@@ -328,6 +338,8 @@ def assert_agent_success(world: World, endpoint: str, role: str, data: dict) -> 
         assert {"alice", "bob", "carol"} <= {agent["username"] for agent in data["agents"]}
     elif endpoint == "canned_replies":
         assert data == {"canned_replies": []}
+    elif endpoint == "summary":
+        assert data == {"summary": None}
     elif endpoint == "transfer":
         assert data["status"] == Status.MANUAL_LIVE and data["assigned_agent"]["username"] == "bob"
     else:
@@ -423,6 +435,23 @@ def test_a_conversations_files_are_served_to_its_customer_and_agents_only(world,
             assert response["X-Content-Type-Options"] == "nosniff"
         else:
             assert_json_error(response, 404, {"error": "File not found."})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_reports_are_for_team_leads(world, role):
+    """Reports (API and page) answer staff and holders of ``view_reports``:
+    here only the superuser; agents and other users 403, visitors 401 / login."""
+    api, page = "/workbench/api/reports", "/workbench/reports"
+    response, shown = world.clients[role].get(api), world.clients[role].get(page)
+    if role == "admin":
+        assert response.status_code == 200 and set(response.json()) == {"rows", "totals"}
+        assert shown.status_code == 200
+    elif role in CUSTOMERS:
+        assert_json_error(response, 401)
+        login_redirect(shown, reverse("workbench:login"), page)
+    else:
+        assert_json_error(response, 403)
+        assert shown.status_code == 403
 
 
 # ---------------------------------------------------------------------------
