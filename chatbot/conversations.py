@@ -256,12 +256,7 @@ def take_over(
             raise AlreadyTaken(f"{holder} took this conversation.")
         if locked.status not in {Status.PENDING_MANUAL, Status.BOT_ACTIVE}:
             raise IllegalTransition("The conversation is closed.")
-        _require_room(agent, max_live)
-        changes = _Changes(locked)
-        changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
-        changes.system_message("agent_joined", agent=payloads.display_name(agent))
-        changes.save()
-        copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
+        changes = _give_to(locked, agent, max_live=max_live, language=language)
     return _settled(session, locked, changes)
 
 
@@ -273,13 +268,20 @@ def assign(session: ChatSession, *, agent: AbstractBaseUser, max_live: int, lang
     with transaction.atomic(durable=True):
         locked = _lock(session)
         _require(locked, Status.PENDING_MANUAL, "The conversation is no longer waiting.")
-        _require_room(agent, max_live)
-        changes = _Changes(locked)
-        changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
-        changes.system_message("agent_joined", agent=payloads.display_name(agent))
-        changes.save()
-        copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
+        changes = _give_to(locked, agent, max_live=max_live, language=language)
     return _settled(session, locked, changes)
+
+
+def _give_to(locked: ChatSession, agent: AbstractBaseUser, *, max_live: int | None, language: str | None) -> _Changes:
+    """The one way a conversation becomes an agent's (take-over, assignment):
+    within their capacity, announced to the customer, summarised for the agent."""
+    _require_room(agent, max_live)
+    changes = _Changes(locked)
+    changes.transition(Status.MANUAL_LIVE, assigned_agent=agent)
+    changes.system_message("agent_joined", agent=payloads.display_name(agent))
+    changes.save()
+    copilot.schedule_summary(locked, language=language or settings.LANGUAGE_CODE)
+    return changes
 
 
 def transfer(
