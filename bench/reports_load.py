@@ -6,7 +6,10 @@ a scratch database (``fiido_reports_bench``), migrates it, writes N
 conversations with M events each (default 100,000 × 20 = 2,000,000 events,
 one conversation every 30 seconds, so about 35 days), and times
 ``workbench.reports.report`` over 7 days, 30 days and the whole range, by day
-and by agent. Each figure is the median of ``--runs`` runs after one warm-up.
+and by agent: first from the log alone (as right after an upgrade), then
+after ``settle_report_figures`` has stored every closed conversation's
+figures (as the close does; chatbot/figures.py). Each figure is the median of
+``--runs`` runs after one warm-up.
 
 The rows are written by SQL (``generate_series``), not by the state machine:
 this measures reading. Four in ten conversations stay with the bot; five
@@ -95,8 +98,8 @@ def measure(conversations: int, events: int, runs: int) -> None:
 
     django.setup()
     from django.db import connection
-    from django.utils import timezone
 
+    from chatbot import figures
     from workbench import reports
     from workbench.management.commands.create_agent import ensure_agent
 
@@ -110,9 +113,21 @@ def measure(conversations: int, events: int, runs: int) -> None:
         (written,) = cursor.fetchone()
     print(f"wrote {conversations} conversations, {written} events in {time.monotonic() - started:.0f} s")
 
+    table(reports, "from the log (nothing stored: before settle_report_figures)", runs)
+    started = time.monotonic()
+    settled = figures.settle_all()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE chatbot_reportsample")
+    print(f"settle_report_figures: {settled} conversations in {time.monotonic() - started:.1f} s")
+    table(reports, "stored figures (every closed conversation settled)", runs)
+
+
+def table(reports, title: str, runs: int) -> None:
+    from django.utils import timezone
+
     today = timezone.localdate()
     zone = timezone.get_default_timezone()
-    print(f"{'report':28} {'median ms':>10} {'rows':>5} {'conversations':>14}")
+    print(f"\n{title}\n{'report':28} {'median ms':>10} {'rows':>5} {'conversations':>14}")
     for days in (7, 30, 366):
         for group in ("day", "agent"):
             period = reports.Period(today - timedelta(days=days - 1), today, zone, group)

@@ -47,7 +47,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import attachments, copilot, idle, mail, payloads
+from chatbot import attachments, copilot, figures, idle, mail, payloads
 from chatbot import translation as machine_translation
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
@@ -654,6 +654,7 @@ class _Changes:
         self.alerts: list[tuple[int, dict[str, Any]]] = []  # (agent id, notice) for one agent each
         self.queue_moved = False  # someone joined or left the queue: waiting customers' places change
         self.capacity_freed = False  # an agent holds one conversation fewer
+        self.closed = False  # closed now: its report figures are settled on save
         self._payloads: dict[int, dict[str, Any]] = {}
         self._fields = {"last_seq", "message_count", "updated_at"}
 
@@ -745,6 +746,7 @@ class _Changes:
             Event.Kind.STATUS, seq, data, to_queue=True, status=status, agent_id=self.session.assigned_agent_id
         )
         self.queue_moved |= Status.PENDING_MANUAL in (previous, status)
+        self.closed = status == Status.CLOSED
         self.capacity_freed |= previous == Status.MANUAL_LIVE and (
             status != Status.MANUAL_LIVE or self.session.assigned_agent_id != holder
         )
@@ -803,6 +805,8 @@ class _Changes:
 
     def save(self) -> None:
         rows.update(self.session, sorted(self._fields))  # session.save(update_fields=...)
+        if self.closed:  # its log is final: store the figures reports read (chatbot/figures.py)
+            figures.settle([self.session.pk])
         publish_on_commit(self.events)
         for agent_id, notice in self.alerts:
             notify_on_commit(agent_group(agent_id), notice)

@@ -204,6 +204,49 @@ class Rating(models.Model):
         return f"{self.session_id}: {self.score}/5"
 
 
+class ReportSample(models.Model):
+    """One figure of a closed conversation for the team's reports, settled
+    from its event log when it closes (``chatbot/figures.py``).
+
+    A closed conversation's log never changes again, so its figures are
+    derived once, in the close's transaction, and reports over long ranges
+    aggregate these rows instead of windowing the log. The event log stays
+    the truth: ``manage.py settle_report_figures`` derives them again, and a
+    conversation without its ``conversation`` row is read from the log.
+    """
+
+    class Metric(models.IntegerChoices):  # small integers: reports group and sort by them
+        CONVERSATION = 1, "conversation"  # one per conversation; value: 1 if it escalated, + 2 if an agent held it
+        HELD = 2, "held"  # one per agent who held it; value: 1 if it escalated
+        WAIT = 3, "wait"  # microseconds from an escalation to its answer; agent: who answered
+        FIRST_RESPONSE = (
+            4,
+            "first response",
+        )  # microseconds to the agent's first message (NULL: no reply); agent: assigned
+        RESOLUTION = 5, "resolution"  # microseconds from the first escalation to the close; agent: the last holder
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()  # the conversation's created_at: reports count it on that day
+    metric = models.PositiveSmallIntegerField(choices=Metric.choices)
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    value = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            # Settled once (metric 1: Metric.CONVERSATION): the close and the command may both try, one row wins.
+            models.UniqueConstraint(
+                fields=["session"], condition=models.Q(metric=1), name="report_sample_settled_once"
+            ),
+        ]
+        indexes = [
+            # Each of a report's aggregates reads one metric over the range, from the index alone.
+            models.Index(fields=["metric", "started_at"], include=["agent", "value"], name="report_sample_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.get_metric_display()}={self.value}"
+
+
 class Note(models.Model):
     """A private note on a conversation: only agents ever see it.
 

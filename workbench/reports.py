@@ -2,23 +2,15 @@
 agents answer, how many conversations the bot settled alone, how customers
 rated the help.
 
-Every figure comes from the event log (``chatbot.Event``: its status changes,
-with the new status and the holder as columns, and its agents' messages),
-computed in the database by one statement of window functions and
-aggregates; nothing loads conversations into Python. The definitions are the
-README's ("Reports"), and they are exact:
-
-- a **wait** is a status change to ``manual_live`` whose previous status
-  change went to ``pending_manual`` (an escalation, or a return to the queue):
-  each one counts once, and a transfer (``manual_live`` to ``manual_live``)
-  is not one;
-- a **first response** starts at every status change that gives the
-  conversation to an agent (take-over, automatic assignment, transfer) and
-  ends at that agent's first message before the next status change; none:
-  it counts in ``no_reply``. Bot and system messages carry no agent, so they
-  never count;
-- **resolution** runs from the first escalation (``bot_active`` to
-  ``pending_manual``) to the close.
+Every figure comes from the event log, computed in the database by one
+statement of aggregates; nothing loads conversations into Python. The
+definitions are the README's ("Reports"), written once as SQL in
+``chatbot/figures.py``: each conversation's figures (its waits, first
+responses, resolution; whether it escalated, who held it). A closed
+conversation's figures are stored when it closes (``ReportSample``), so a
+report reads those rows for closed conversations and derives the rest (still
+open, or closed before figures were stored) from their log, in the same
+statement.
 
 Percentiles are the nearest-rank kind (``percentile_disc``): the smallest
 sample with at least p% of the samples at or below it. PostgreSQL computes
@@ -43,13 +35,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, Min, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, Min, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from chatbot import figures
 from chatbot.exceptions import InvalidInput
-from chatbot.models import ChatSession, Event, Rating
+from chatbot.models import ChatSession, Event, Rating, ReportSample
 from workbench import permissions, presence
 
 GROUPS = ("day", "agent")
@@ -76,6 +69,7 @@ ROW_KEYS = (
 SCORES = (1, 2, 3, 4, 5)
 
 Status = ChatSession.Status
+Metric = ReportSample.Metric
 
 
 @dataclass(frozen=True)
@@ -191,6 +185,14 @@ def _cell(value: Any) -> Any:
 # ---------------------------------------------------------------------------
 _TOTAL = "__total__"
 _NULL = "CAST(NULL AS BIGINT)"  # PostgreSQL types each UNION column from its first typed value
+# The durations a report takes percentiles of, by metric, and the codes of its other rows.
+_DURATIONS = {Metric.WAIT: "wait", Metric.FIRST_RESPONSE: "first", Metric.RESOLUTION: "resolution"}
+_COUNTS, _NO_REPLY = 0, -1
+# A conversation row's value: 1 if it escalated, + 2 if an agent held it (chatbot/figures.py).
+_CONVERSATION_COUNTS = (
+    "COUNT(*), SUM(CASE WHEN value IN (1, 3) THEN 1 ELSE 0 END), SUM(CASE WHEN value >= 2 THEN 1 ELSE 0 END),"
+    f" SUM(CASE WHEN value = 0 THEN 1 ELSE 0 END), {_NULL}"
+)
 
 
 def _zone(raw: Any) -> ZoneInfo:
@@ -250,27 +252,14 @@ def _key(value: Any) -> Any:
     return value
 
 
-def _sessions_sql(period: Period) -> tuple[str, tuple[Any, ...]]:
-    """The conversations started in the range, with their day in the viewer's
-    zone (``TruncDate`` is the ORM's, for both databases), as SQL to embed."""
-    first, after = period.bounds
-    sessions = ChatSession.objects.filter(created_at__gte=first, created_at__lt=after).order_by()
+def _key_sql(queryset: QuerySet, column: str, period: Period, *fields: str) -> tuple[str, tuple[Any, ...]]:
+    """``queryset`` with ``k``, its day in the viewer's zone (``TruncDate`` is the
+    ORM's, for both databases; by agent a constant), as SQL to embed."""
     if period.group == "day":
-        sessions = sessions.annotate(k=TruncDate("created_at", tzinfo=period.zone))
+        queryset = queryset.annotate(k=TruncDate(column, tzinfo=period.zone))
     else:
-        sessions = sessions.annotate(k=Value(0, output_field=IntegerField()))
-    return sessions.values("id", "k").query.sql_with_params()
-
-
-def _micros(column: str) -> str:
-    """``column`` (a timestamp) as whole microseconds since 1970, exactly, in SQL."""
-    if connection.vendor == "postgresql":
-        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
-    # SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC (Django's format).
-    return (
-        f"(CAST(strftime('%%s', {column}) AS INTEGER) * 1000000"
-        f" + CASE WHEN length({column}) > 19 THEN CAST(substr({column}, 21, 6) AS INTEGER) ELSE 0 END)"
-    )
+        queryset = queryset.annotate(k=Value(0, output_field=IntegerField()))
+    return queryset.order_by().values(*fields, "k").query.sql_with_params()
 
 
 def _percentiles_sql() -> str:
@@ -293,25 +282,27 @@ def _percentiles_sql() -> str:
 
 
 def _event_figures(period: Period) -> dict[Any, dict[str, Any]]:
-    """Counts and percentiles by group key (and ``_TOTAL``), from one statement."""
-    sessions_sql, params = _sessions_sql(period)
-    event = connection.ops.quote_name(Event._meta.db_table)
-    by_agent = period.group == "agent"
-    wait_key, assign_key = ("t.agent_id", "a.agent_id") if by_agent else ("t.k", "a.k")
-    # By agent, a resolution belongs to the last agent who held the conversation.
-    close_key, holder = (
-        ("h.agent_id", "LEFT JOIN t h ON h.session_id = f.id AND h.seq = f.last_live_seq") if by_agent else ("f.k", "")
+    """Counts and percentiles by group key (and ``_TOTAL``), from one statement
+    over the stored figures of the range's closed conversations and the
+    figures of the others, derived from their log (``chatbot/figures.py``)."""
+    first, after = period.bounds
+    started = ChatSession.objects.filter(created_at__gte=first, created_at__lt=after)
+    live_sql, live_params = _key_sql(figures.unsettled(started), "created_at", period, "id", "created_at")
+    stored = ReportSample.objects.filter(started_at__gte=first, started_at__lt=after)
+    stored_sql, stored_params = _key_sql(stored, "started_at", period, "metric", "agent_id", "value")
+    # By day a figure belongs to its conversation's day; by agent to its agent (see chatbot/figures.py).
+    key = "agent_id" if period.group == "agent" else "k"
+    conversation, held, first_response = (
+        int(metric) for metric in (Metric.CONVERSATION, Metric.HELD, Metric.FIRST_RESPONSE)
     )
-    if by_agent:  # a conversation counts in the row of every agent who held it
+    durations = ", ".join(str(int(metric)) for metric in _DURATIONS)
+    if period.group == "agent":  # a conversation counts in the row of every agent who held it
         counts = (
-            f"SELECT 0, p.agent_id, 'counts', COUNT(*), SUM(f.escalated), COUNT(*), 0, {_NULL}"
-            " FROM (SELECT DISTINCT session_id, agent_id FROM a) p JOIN f ON f.id = p.session_id GROUP BY p.agent_id"
+            f"SELECT 0, agent_id, {_COUNTS}, COUNT(*), SUM(value), COUNT(*), 0, {_NULL}"
+            f" FROM facts WHERE metric = {held} GROUP BY agent_id"
         )
     else:
-        counts = (
-            "SELECT 0, f.k, 'counts', COUNT(*), SUM(f.escalated), SUM(f.handled),"
-            f" SUM(CASE WHEN f.escalated = 0 AND f.handled = 0 THEN 1 ELSE 0 END), {_NULL} FROM f GROUP BY f.k"
-        )
+        counts = f"SELECT 0, k, {_COUNTS}, {_CONVERSATION_COUNTS} FROM facts WHERE metric = {conversation} GROUP BY k"
     ranked = (
         ", ranked AS (SELECT k, metric, v,"
         " ROW_NUMBER() OVER (PARTITION BY k, metric ORDER BY v) AS rn, COUNT(*) OVER (PARTITION BY k, metric) AS n,"
@@ -320,75 +311,48 @@ def _event_figures(period: Period) -> dict[Any, dict[str, Any]]:
         if connection.vendor != "postgresql"
         else ""
     )
+    no_reply = f"metric = {first_response} AND value IS NULL"
+    # ``facts`` is read by each aggregate for its own metric: not materialized, each reads
+    # its part of the index (metric, started_at); ``derived`` (the log's part) is computed once.
     sql = f"""
-WITH s AS ({sessions_sql}),
-t AS (
-  SELECT e.session_id, o.k, e.seq, e.created_at AS at, e.status, e.agent_id,
-         LAG(e.status, 1, 'bot_active') OVER w AS prev_status,
-         LAG(e.created_at) OVER w AS prev_at,
-         LEAD(e.seq) OVER w AS next_seq
-  FROM (SELECT id, k FROM s ORDER BY id) o JOIN {event} e ON e.session_id = o.id
-  WHERE e.status > '' AND e.session_id BETWEEN (SELECT MIN(id) FROM s) AND (SELECT MAX(id) FROM s)
-  WINDOW w AS (PARTITION BY e.session_id ORDER BY e.seq)
-),
-a AS (
-  SELECT t.session_id, t.k, t.agent_id, t.at,
-         (SELECT m.created_at FROM {event} m
-           WHERE m.session_id = t.session_id AND m.agent_id = t.agent_id AND m.status = ''
-             AND m.seq > t.seq AND (t.next_seq IS NULL OR m.seq < t.next_seq)
-           ORDER BY m.seq LIMIT 1) AS replied_at
-  FROM t WHERE t.status = 'manual_live' AND t.agent_id IS NOT NULL
-),
-f AS (
-  SELECT s.id, s.k,
-         MAX(CASE WHEN t.status = 'pending_manual' AND t.prev_status = 'bot_active' THEN 1 ELSE 0 END) AS escalated,
-         MAX(CASE WHEN t.status = 'manual_live' THEN 1 ELSE 0 END) AS handled,
-         MIN(CASE WHEN t.status = 'pending_manual' AND t.prev_status = 'bot_active' THEN t.at END) AS escalated_at,
-         MAX(CASE WHEN t.status = 'closed' THEN t.at END) AS closed_at,
-         MAX(CASE WHEN t.status = 'manual_live' THEN t.seq END) AS last_live_seq
-  FROM s LEFT JOIN t ON t.session_id = s.id
-  GROUP BY s.id, s.k
+WITH s AS ({live_sql}), {figures.derived_sql()},
+facts AS NOT MATERIALIZED (
+  SELECT k, metric, agent_id, value FROM derived
+  UNION ALL SELECT k, metric, agent_id, value FROM ({stored_sql}) stored
 ),
 samples AS (
-  SELECT {wait_key} AS k, 'wait' AS metric, {_micros("t.at")} - {_micros("t.prev_at")} AS v
-    FROM t WHERE t.status = 'manual_live' AND t.prev_status = 'pending_manual'
-  UNION ALL
-  SELECT {assign_key}, 'first', {_micros("a.replied_at")} - {_micros("a.at")}
-    FROM a WHERE a.replied_at IS NOT NULL
-  UNION ALL
-  SELECT {close_key}, 'resolution', {_micros("f.closed_at")} - {_micros("f.escalated_at")}
-    FROM f {holder} WHERE f.escalated_at IS NOT NULL AND f.closed_at IS NOT NULL
+  SELECT {key} AS k, metric, value AS v FROM facts WHERE metric IN ({durations}) AND value IS NOT NULL
 ){ranked}
 {_percentiles_sql()}
 UNION ALL {counts}
-UNION ALL SELECT 1, NULL, 'counts', COUNT(*), SUM(f.escalated), SUM(f.handled),
-  SUM(CASE WHEN f.escalated = 0 AND f.handled = 0 THEN 1 ELSE 0 END), {_NULL} FROM f
-UNION ALL SELECT 0, {assign_key}, 'no_reply', COUNT(*), {_NULL}, {_NULL}, {_NULL}, {_NULL}
-  FROM a WHERE a.replied_at IS NULL GROUP BY {assign_key}
-UNION ALL SELECT 1, NULL, 'no_reply', COUNT(*), {_NULL}, {_NULL}, {_NULL}, {_NULL} FROM a WHERE a.replied_at IS NULL
+UNION ALL SELECT 1, NULL, {_COUNTS}, {_CONVERSATION_COUNTS} FROM facts WHERE metric = {conversation}
+UNION ALL SELECT 0, {key}, {_NO_REPLY}, COUNT(*), {_NULL}, {_NULL}, {_NULL}, {_NULL}
+  FROM facts WHERE {no_reply} GROUP BY {key}
+UNION ALL SELECT 1, NULL, {_NO_REPLY}, COUNT(*), {_NULL}, {_NULL}, {_NULL}, {_NULL} FROM facts WHERE {no_reply}
 """
-    figures: dict[Any, dict[str, Any]] = defaultdict(dict)
+    figures_by_key: dict[Any, dict[str, Any]] = defaultdict(dict)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One big analytic statement: compiling it (JIT) cost more than running
             # it, and its sorts fit in memory with a little more than the default.
             cursor.execute("SET LOCAL jit = off")
             cursor.execute("SET LOCAL work_mem = '32MB'")
-        cursor.execute(sql, params)
+        cursor.execute(sql, (*live_params, *stored_params))
         rows = cursor.fetchall()
-    for total, key, metric, one, two, three, four, _ in rows:
-        key = _TOTAL if total else _key(key)
-        if key is None:
+    for total, key_value, metric, one, two, three, four, _ in rows:
+        row_key = _TOTAL if total else _key(key_value)
+        if row_key is None:
             continue  # by agent: a conversation closed while nobody held it
-        row = figures[key]
-        if metric == "counts":
+        row = figures_by_key[row_key]
+        if metric == _COUNTS:
             row["conversations"], row["escalated"] = int(one or 0), int(two or 0)
             row["handled"], row["bot_only"] = int(three or 0), int(four or 0)
-        elif metric == "no_reply":
+        elif metric == _NO_REPLY:
             row["no_reply"] = int(one or 0)
         else:
-            row[f"{metric}_p50"], row[f"{metric}_p90"] = one, two
-    return figures
+            name = _DURATIONS[metric]
+            row[f"{name}_p50"], row[f"{name}_p90"] = one, two
+    return figures_by_key
 
 
 def _rating_figures(period: Period) -> tuple[dict[Any, dict[str, int]], dict[int, int]]:
@@ -405,16 +369,15 @@ def _rating_figures(period: Period) -> tuple[dict[Any, dict[str, int]], dict[int
         holder = Event.objects.filter(session=OuterRef("session"), status=Status.MANUAL_LIVE).order_by("-seq")
         ratings = ratings.annotate(k=Subquery(holder.values("agent")[:1]))
     by_key: dict[Any, dict[str, int]] = {}
-    for row in ratings.values("k", "score").annotate(count=Count("id"), sum=Sum(F("score"))):
-        key = _key(row["k"])
+    distribution = {score: 0 for score in SCORES}
+    for row in ratings.values("k", "score").annotate(count=Count("id")):
+        key, score, count = _key(row["k"]), row["score"], row["count"]
+        distribution[score] += count  # every rating of the range, whatever its key
         for target in (
             by_key.setdefault(key, {"count": 0, "sum": 0}),
             by_key.setdefault(_TOTAL, {"count": 0, "sum": 0}),
         ):
-            target["count"] += row["count"]
-            target["sum"] += int(row["sum"])
-    distribution = {score: 0 for score in SCORES}
-    for row in ratings.values("score").annotate(count=Count("id")):
-        distribution[row["score"]] = row["count"]
+            target["count"] += count
+            target["sum"] += score * count
     by_key.pop(None, None)
     return by_key, distribution

@@ -118,7 +118,8 @@ def test_a_killed_worker_is_restarted_and_its_streams_resume_without_loss(superv
 
 def test_housekeeping_clears_expired_sessions_and_applies_the_retention(transactional_db, redis_url):
     """supervisord runs deploy/housekeeping.sh beside the workers: expired Django
-    sessions go, and with RETENTION_DAYS set, conversations closed before it."""
+    sessions go, with RETENTION_DAYS set conversations closed before it, and a
+    closed conversation without report figures (closed before an upgrade) gets them."""
     from datetime import timedelta
 
     from django.contrib.sessions.backends.db import SessionStore
@@ -126,13 +127,14 @@ def test_housekeeping_clears_expired_sessions_and_applies_the_retention(transact
     from django.utils import timezone
 
     from chatbot import conversations
-    from chatbot.models import ChatSession
+    from chatbot.models import ChatSession, ReportSample
 
     old = conversations.start()
     conversations.close(old)
     ChatSession.objects.filter(pk=old.pk).update(closed_at=timezone.now() - timedelta(days=40))
     recent = conversations.start()
     conversations.close(recent)
+    ReportSample.objects.filter(session=recent).delete()  # as if closed before figures were stored
     expired = SessionStore()
     expired.set_expiry(1)
     expired.create()
@@ -143,6 +145,9 @@ def test_housekeeping_clears_expired_sessions_and_applies_the_retention(transact
         wait_until(lambda: not ChatSession.objects.filter(pk=old.pk).exists(), timeout=60, what="the retention")
         wait_until(lambda: not Session.objects.filter(session_key=expired.session_key).exists(), timeout=60)
         assert ChatSession.objects.filter(pk=recent.pk).exists()
+        settled = ReportSample.objects.filter(session=recent, metric=ReportSample.Metric.CONVERSATION)
+        wait_until(settled.exists, timeout=60, what="the report figures")
+        assert settled.get().value == 0  # the bot alone: neither escalated nor held
         assert "housekeeping" in started.ctl("status")
     finally:
         started.stop()

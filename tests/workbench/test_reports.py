@@ -7,14 +7,17 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
 from chatbot import conversations
-from chatbot.models import ChatSession
+from chatbot.models import ChatSession, ReportSample
+from workbench import reports
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +213,53 @@ def test_every_figure_by_agent(lead, week):
         },
     ]
     assert data["totals"] == TOTALS
+
+
+def test_a_close_stores_the_conversations_figures(week, agent_user, other_agent):
+    """Closing settles a conversation's figures from its log, once; open ones have none."""
+    stored = ReportSample.objects.order_by("session_id", "metric", "value")
+    c1 = [(row.metric, row.agent_id, row.value) for row in stored.filter(session=week["c1"])]
+    assert c1 == [
+        (ReportSample.Metric.CONVERSATION, None, 3),  # escalated (1) and held by an agent (2)
+        (ReportSample.Metric.HELD, agent_user.pk, 1),  # held by Alice, escalated
+        (ReportSample.Metric.WAIT, agent_user.pk, 60_000_000),
+        (ReportSample.Metric.FIRST_RESPONSE, agent_user.pk, 30_000_000),
+        (ReportSample.Metric.RESOLUTION, agent_user.pk, 390_000_000),
+    ]
+    c3_firsts = stored.filter(session=week["c3"], metric=ReportSample.Metric.FIRST_RESPONSE).order_by("pk")
+    assert [(row.agent_id, row.value) for row in c3_firsts] == [
+        (other_agent.pk, None),  # assigned, transferred before writing: no reply
+        (agent_user.pk, 60_000_000),
+        (other_agent.pk, 10_000_000),
+    ]
+    assert {row.session_id for row in stored.filter(metric=ReportSample.Metric.CONVERSATION)} == {
+        week[name].pk for name in ("c1", "c2", "c3", "c4")
+    }
+    assert all(row.started_at == week["c1"].created_at for row in stored.filter(session=week["c1"]))
+
+
+def test_stored_figures_and_the_log_give_the_same_report(lead, week):
+    """A report reads stored figures for closed conversations and derives the
+    others from the log: without the stored rows it is the same, and
+    settle_report_figures stores them again, once."""
+    by_day, by_agent = report(lead), report(lead, group="agent")
+    ReportSample.objects.all().delete()
+    assert (report(lead), report(lead, group="agent")) == (by_day, by_agent)
+    out = io.StringIO()
+    call_command("settle_report_figures", "--batch", "1", stdout=out)
+    assert out.getvalue().strip() == "4 conversations settled."  # c1 to c4; c5 and c6 are open
+    assert ReportSample.objects.filter(metric=ReportSample.Metric.CONVERSATION).count() == 4
+    assert (report(lead), report(lead, group="agent")) == (by_day, by_agent)
+    out = io.StringIO()
+    call_command("settle_report_figures", stdout=out)
+    assert out.getvalue().strip() == "0 conversations settled."
+
+
+def test_the_rating_distribution_counts_every_rating_of_the_range(week):
+    """The chart's distribution: c1 rated 5 and c2 (the bot alone, no agent) 3, by day and by agent."""
+    for group in reports.GROUPS:
+        period = reports.Period(START.date(), START.date() + timedelta(days=2), ZoneInfo("UTC"), group)
+        assert reports.report(period).distribution == {1: 0, 2: 0, 3: 1, 4: 0, 5: 1}
 
 
 def test_days_are_counted_in_the_viewers_time_zone(lead, clock):
