@@ -389,9 +389,17 @@ export function showError(el, text) {
   el.hidden = !text;
 }
 
+// A send the server may not have answered (no response at all, or a gateway's
+// 502/503/504: a worker restarting behind nginx) goes again by itself after
+// these pauses, with the same client_id, before the bubble offers Retry.
+const RESEND_AFTER_MS = [500, 1000, 2000, 4000];
+const mayResend = (status) => status === 0 || status === 502 || status === 503 || status === 504;
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // The composer of both pages. Text shows at once in a pending bubble of
 // `role` (a function where the page switches between reply and note); the
-// stored message or note (same client_id) replaces it. A failed send
+// stored message or note (same client_id) replaces it. A send that got no
+// answer is tried again by itself (RESEND_AFTER_MS); a failed send
 // marks the bubble, and Retry posts again with the same client_id, so the
 // server stores the message once however often it arrives. `onSent(data)`
 // gets the server's answer after the stored message is shown.
@@ -404,7 +412,13 @@ export function bindComposer({ form, input, url, bubbles, errorBox, role, onSent
       return;
     }
     target = target || (typeof url === "function" ? url() : url);
-    const { ok, status, data } = await postJSON(target, { content: text, client_id: clientId });
+    let answer = await postJSON(target, { content: text, client_id: clientId });
+    for (const wait of RESEND_AFTER_MS) {
+      if (answer.ok || !mayResend(answer.status)) break;
+      await pause(wait);
+      answer = await postJSON(target, { content: text, client_id: clientId });
+    }
+    const { ok, status, data } = answer;
     if (ok) {
       bubbles.add(data.message || data.note);
       onSent(data);

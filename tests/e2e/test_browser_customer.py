@@ -9,7 +9,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.e2e.test_browser import assert_once, log_in, not_pwned, open_page, screenshot, send, start_workers, wait_live
+from tests.e2e.test_browser import (
+    assert_once,
+    log_in,
+    not_pwned,
+    open_page,
+    screenshot,
+    send,
+    session_name,
+    start_workers,
+    wait_live,
+)
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.browser]
@@ -154,3 +164,41 @@ def test_an_agent_finds_a_conversation_by_a_word_on_the_history_page(browser, wo
     wait_live(desk, "[data-conversation]")
     assert_once(desk, "The kickstand squeaks on my C11")
     not_pwned(customer, other, desk)
+
+
+def test_a_message_the_server_did_not_answer_is_sent_again_by_itself(browser, workers, redis_url, transactional_db):
+    """A worker killed behind nginx answers a message's POST with a 502, or with
+    nothing: the page posts it again by itself, with the same client_id, so it
+    is stored once and shown once, never left for the customer to retry. The
+    first try here reaches the server and is stored; only its answer is lost."""
+    from chatbot.models import Message
+
+    (worker,) = start_workers(workers, 1, REDIS_URL=redis_url)
+    customer = open_page(browser, f"{worker.url}/", **WIDE)
+    send(customer, "Hello")  # starts the conversation
+    wait_live(customer, "[data-chat]")
+    assert_once(customer, "Hello")
+    tries: list[str] = []
+    messages_url = re.compile(r"/api/sessions/[^/]+/messages$")
+
+    def lose_the_first_answers(route) -> None:
+        tries.append(route.request.post_data_json["client_id"])
+        if len(tries) == 1:
+            route.fetch()  # the server stores it...
+            route.fulfill(status=502, body="<html>502 Bad Gateway</html>")  # ...the gateway loses the answer
+        elif len(tries) == 2:
+            route.abort("connectionreset")  # no answer at all
+        else:
+            route.continue_()
+
+    customer.route(messages_url, lose_the_first_answers)
+    # The third try is answered 200 with the message the first one stored.
+    with customer.expect_response(lambda r: messages_url.search(r.url) and r.ok, timeout=60_000):
+        send(customer, "Sent while a worker restarts")  # the stream may show it before the third answer
+    assert len(tries) == 3 and len(set(tries)) == 1, tries  # three tries, one client_id
+    assert_once(customer, "Hello", "Sent while a worker restarts")
+    assert customer.locator(".bubble--failed").count() == 0
+    assert customer.locator("#error").is_hidden()
+    stored = Message.objects.filter(session__name=session_name(customer), content="Sent while a worker restarts")
+    assert stored.count() == 1
+    not_pwned(customer)
