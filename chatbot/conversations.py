@@ -47,7 +47,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from chatbot import attachments, copilot, figures, idle, mail, payloads
+from chatbot import attachments, copilot, figures, hours, idle, mail, payloads
 from chatbot import translation as machine_translation
 from chatbot.bots import BotReply, get_bot
 from chatbot.bots.base import REASON_ASKED, REASON_UNANSWERED
@@ -187,11 +187,7 @@ def escalate(session: Conversation, *, reason: str = "", offline: bool = False) 
         if offline and not locked.customer_email:
             raise InvalidInput("Support is closed: give your email (customer_email) so an agent can answer you.")
         changes = _Changes(locked)
-        locked.offline_request = offline
-        changes.touch("offline_request")
-        _escalate_locked(changes, reason=reason)
-        if offline:
-            changes.system_message("offline_request")
+        _escalate_locked(changes, reason=reason, offline=offline)
         changes.save()
     return _settled(session, locked, changes)
 
@@ -908,8 +904,23 @@ def _is_assigned(session: ChatSession, user: AbstractBaseUser) -> bool:
     return session.assigned_agent_id is not None and session.assigned_agent_id == user.pk
 
 
-def _escalate_locked(changes: _Changes, *, reason: str) -> None:
+def _escalate_locked(changes: _Changes, *, reason: str, offline: bool = False) -> None:
+    changes.session.offline_request = offline
+    changes.touch("offline_request")
     changes.transition(Status.PENDING_MANUAL, escalated_at=timezone.now(), escalation_reason=reason[:REASON_MAX_CHARS])
+    if offline:
+        changes.system_message("offline_request")
+
+
+def _bot_hands_over(changes: _Changes, *, reason: str, support_open: bool) -> None:
+    """The bot asks for a person. While support is closed (``chatbot.hours``)
+    that is an offline request, as the customer's own button makes one, when
+    the customer's email is known; without it nobody could answer, so the bot
+    keeps the conversation and says how to leave a message."""
+    if support_open or changes.session.customer_email:
+        _escalate_locked(changes, reason=reason, offline=not support_open)
+    else:
+        changes.system_message("support_closed")
 
 
 class _Repeated(Exception):
@@ -971,6 +982,8 @@ def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | Non
     """Ask the bot, then store its reply if the bot still holds the conversation."""
     history = list(Message.objects.filter(session=session).order_by("-id")[:BOT_HISTORY_MESSAGES])[::-1]
     reply = _ask_bot(session, history)
+    # Whether anyone answers (a presence read) is asked before the lock, and only when the bot may hand over.
+    support_open = hours.status()["open"] if reply.escalate or not reply.answered else True
     with transaction.atomic(durable=True):
         locked = _lock(session)
         if locked.status != Status.BOT_ACTIVE:
@@ -980,10 +993,10 @@ def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | Non
         locked.bot_misses = 0 if reply.answered else locked.bot_misses + 1
         changes.touch("bot_misses")
         if reply.escalate:
-            _escalate_locked(changes, reason=reply.reason or REASON_ASKED)
+            _bot_hands_over(changes, reason=reply.reason or REASON_ASKED, support_open=support_open)
         elif locked.bot_misses >= BOT_MISSES_BEFORE_HANDOFF:
             locked.bot_misses = 0
-            _escalate_locked(changes, reason=REASON_UNANSWERED)
+            _bot_hands_over(changes, reason=REASON_UNANSWERED, support_open=support_open)
         changes.save()
     session.status = locked.status
     _settled(session, locked, changes)

@@ -134,7 +134,7 @@ def status(now: datetime | None = None) -> dict[str, object]:
     hours = configured()
     within = hours.open_at(now)
     opening = None if within else hours.next_opening(now)
-    staffed = bool(online_ids()) or not settings.SUPPORT_OFFLINE_WITHOUT_AGENTS
+    staffed = not settings.SUPPORT_OFFLINE_WITHOUT_AGENTS or bool(online_ids())
     return {"open": within and staffed, "next_open": opening.isoformat() if opening else None}
 
 

@@ -48,6 +48,10 @@ SYSTEM_TEXTS = {
     "offline_request": gettext_lazy(
         "Nobody can answer right now. Your message is saved: an agent will answer by email, with a link back here."
     ),
+    "support_closed": gettext_lazy(
+        "Nobody can answer right now. To leave a message, press “Talk to a person” and give your email:"
+        " an agent will answer by email."
+    ),
     "idle_warning": gettext_lazy("This chat will close in %(minutes)s minutes unless someone writes."),
     "idle_closed_minutes": gettext_lazy("This chat was closed after %(minutes)s minutes without activity."),
     "idle_closed_hours": gettext_lazy("This chat was closed after %(hours)s hours without activity."),

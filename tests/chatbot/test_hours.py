@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from chatbot import conversations, hours, mail
-from chatbot.models import ChatSession, OutgoingEmail
+from chatbot.models import ChatSession, Message, OutgoingEmail
 
 Status = ChatSession.Status
 
@@ -139,3 +139,29 @@ def test_an_offline_request_is_never_closed_for_idleness(settings):
 
     assert idle.sweep(now=timezone.now() + timedelta(days=3)).closed == 0
     assert ChatSession.objects.get(pk=session.pk).status == Status.PENDING_MANUAL
+
+
+@pytest.mark.django_db
+def test_after_hours_the_bot_hands_over_only_as_an_offline_request(closed_today, settings):
+    """A customer asks the bot for a person while support is closed: with their
+    email known that is an offline request, as the button makes one; without it
+    nobody could answer, so the bot keeps the conversation and says how to
+    leave a message. Open again, the bot hands over to the live queue."""
+
+    def asks_for_a_person(session: ChatSession) -> list[str]:
+        conversations.post_customer_message(session, content="I want to talk to a human")
+        session.refresh_from_db()
+        return list(session.messages.filter(role=Message.Role.SYSTEM).values_list("code", flat=True))
+
+    anonymous = conversations.start()
+    assert asks_for_a_person(anonymous) == ["support_closed"]
+    assert (anonymous.status, anonymous.offline_request) == (Status.BOT_ACTIVE, False)
+
+    known = conversations.start()
+    conversations.identify(known, details={"customer_email": "ann@example.com"})
+    assert asks_for_a_person(known) == ["offline_request"]
+    assert (known.status, known.offline_request) == (Status.PENDING_MANUAL, True)
+
+    settings.SUPPORT_HOLIDAYS = ""
+    assert asks_for_a_person(anonymous) == ["support_closed"]  # nothing new: handed over
+    assert (anonymous.status, anonymous.offline_request) == (Status.PENDING_MANUAL, False)
