@@ -13,6 +13,10 @@ from tests.support import SSEReader, agent
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 HEARTBEAT = "2"
+# Offline comes within two heartbeats (4 s here) on a quiet machine; a loaded one (two CI runs
+# and stress-ng on two cores) took longer than 20 s once. The test waits for the outcome with
+# a generous deadline; how soon it comes is a measurement, not a test's assertion.
+OFFLINE_DEADLINE = 90
 
 
 def presences(reader: SSEReader, username: str) -> list[str]:
@@ -60,7 +64,9 @@ def test_presence_follows_the_streams_across_workers(workers, redis_url, agent_u
         alice_conversation_page = queue(second, alice)
         alice_page.close()
         alice_conversation_page.close()
-        watcher.wait_for(lambda r: presences(r, "alice")[-1:] == ["offline"], timeout=20, what="alice offline")
+        watcher.wait_for(
+            lambda r: presences(r, "alice")[-1:] == ["offline"], timeout=OFFLINE_DEADLINE, what="alice offline"
+        )
         assert presences(watcher, "alice") == ["online", "away", "online", "offline"]
         assert team(bob, "alice") == "offline"
     finally:
@@ -76,7 +82,9 @@ def test_a_dead_worker_takes_its_agents_offline(workers, redis_url, agent_user, 
     try:
         watcher.wait_for(lambda r: presences(r, "alice") == ["online"], what="alice online")
         first.stop(signal.SIGKILL)  # no clean-up runs: only the sweep can tell
-        watcher.wait_for(lambda r: presences(r, "alice") == ["online", "offline"], timeout=20, what="alice offline")
+        watcher.wait_for(
+            lambda r: presences(r, "alice") == ["online", "offline"], timeout=OFFLINE_DEADLINE, what="alice offline"
+        )
         assert team(bob, "alice") == "offline"
         assert presences(watcher, "bob") in ([], ["online"])  # bob never flickered
     finally:
