@@ -74,6 +74,29 @@ def wait_live(page, selector: str) -> None:
     page.wait_for_selector(f'{selector}[data-stream="live"]')
 
 
+# What an agent's page knows about its alerts, for a wait that timed out.
+ALERT_STATE_JS = """() => ({
+  alerts: document.querySelector("main")?.dataset.alerts,
+  title: document.title,
+  stream: document.body.dataset.desk,
+  claimed: localStorage.getItem("fiido-alerted"),
+  notifications: window.__notifications,
+  visibility: document.visibilityState,
+})"""
+
+
+def wait_explained(page, expression: str, explain: str = ALERT_STATE_JS) -> None:
+    """``page.wait_for_function``, failing with what the page showed (and
+    the errors it raised), so that a rare failure says why."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(expression)
+    except PlaywrightTimeoutError:
+        state = page.evaluate(explain)
+        raise AssertionError(f"{expression} never held; page: {state}; errors: {page.errors}") from None
+
+
 def count(page, text: str) -> int:
     return page.evaluate(COUNT_JS, text)
 
@@ -233,7 +256,7 @@ def test_customer_and_agent_hold_a_conversation_across_workers(browser, workers,
     assert desk.locator(f'#bot [data-session="{name}"]').count() == 0
     desk.wait_for_function("() => document.title.startsWith('(1) ')")
     assert desk.evaluate("() => window.__sameDocument") is True, "the queue page reloaded"
-    desk.wait_for_function("() => document.querySelector('[data-queue]').dataset.alerts === '1'")  # chimed once
+    wait_explained(desk, "() => document.querySelector('[data-queue]').dataset.alerts === '1'")  # chimed once
     notifications = desk.evaluate("() => window.__notifications")
     assert [n["title"] for n in notifications] == ["A customer is waiting"]
     row.locator(".row__wait").filter(has_text=re.compile(r"waiting \d+:\d\d")).wait_for()

@@ -118,7 +118,12 @@ def test_after_hours_a_message_is_answered_by_email_with_a_link_back(browser, wo
     send(desk, "Hold the power button for ten seconds, Dee.")
     assert_once(desk, "Hold the power button for ten seconds, Dee.")
 
-    wait_until(lambda: outbox.exists() and list(outbox.iterdir()), timeout=30, what="the email")
+    # The backend creates the file, then writes it: wait for the whole message.
+    wait_until(
+        lambda: outbox.exists() and any("Hold the power button" in f.read_text() for f in outbox.iterdir()),
+        timeout=30,
+        what="the email",
+    )
     (email,) = list(outbox.iterdir())
     text = email.read_text()
     assert "To: dee@example.com" in text and "Hold the power button for ten seconds, Dee." in text

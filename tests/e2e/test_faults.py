@@ -31,15 +31,27 @@ def live_session(worker, desk):
     return visitor, name
 
 
+OPENED = b'"type":"history"'
+
+
 def small_buffer_stream(worker, visitor, name: str) -> tuple[socket.socket, bytes]:
     """A customer stream on a raw socket with a tiny receive buffer, so the server's
-    writes back up as soon as the test stops reading; returns it and its first bytes."""
+    writes back up as soon as the test stops reading; returns it and what it
+    received up to its opening history. (Messages sent after that are live
+    events; sent before, on a busy machine, they would be in the history.)"""
     cookie = "; ".join(f"{k}={v}" for k, v in visitor.client.cookies.items())
     reader = socket.socket()
     reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     reader.connect(("127.0.0.1", worker.port))
     reader.sendall(f"GET /api/sessions/{name}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n".encode())
-    return reader, reader.recv(65536)
+    reader.settimeout(30)
+    received = b""
+    while OPENED not in received or b"\n\n" not in received[received.index(OPENED) :]:
+        chunk = reader.recv(65536)
+        assert chunk, f"the stream closed before its opening history: {received[:300]!r}"
+        received += chunk
+    reader.settimeout(None)
+    return reader, received
 
 
 def parse_frames(raw: bytes) -> list[tuple[int | None, dict]]:
