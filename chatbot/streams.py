@@ -43,10 +43,12 @@ def session_stream(
     writes. ``watcher`` (the workbench's ``also`` and ``recheck``) ends the
     stream when its viewer may no longer watch; ``for_agents`` opens it with
     the translations agents read (customers' never carry them)."""
+    # The stream keeps the row's key and name, not the row: it may stay open for hours.
+    pk, name = session.pk, session.name
     return session_events(
-        session_group(session.name),
-        opening=lambda: db_call(_opening, session, last_event_id, language, for_agents),
-        fetch_after=lambda seq: db_call(_events_after, session, seq, language),
+        session_group(name),
+        opening=lambda: db_call(_opening, pk, name, last_event_id, language, for_agents),
+        fetch_after=lambda seq: db_call(_events_after, pk, name, seq, language),
         send=send,
         language=language,
         **watcher,
@@ -63,18 +65,18 @@ def customer_stream_language(scope) -> str:
     )
 
 
-def _opening(session: ChatSession, last_event_id: int | None, language: str, for_agents: bool):
+def _opening(pk: int, name: str, last_event_id: int | None, language: str, for_agents: bool):
     try:
-        return selectors.stream_opening(session.pk, last_event_id, language, for_agents=for_agents)
+        return selectors.stream_opening(pk, last_event_id, language, for_agents=for_agents)
     except ChatSession.DoesNotExist:
-        raise StreamEnded(payloads.deleted_event(session.name)) from None
+        raise StreamEnded(payloads.deleted_event(name)) from None
 
 
-def _events_after(session: ChatSession, seq: int, language: str) -> list[tuple[int, str]]:
+def _events_after(pk: int, name: str, seq: int, language: str) -> list[tuple[int, str]]:
     """Stored events after ``seq``; a conversation erased meanwhile ends the stream."""
-    rows = selectors.events_after(session.pk, seq, language=language)
-    if not rows and not ChatSession.objects.filter(pk=session.pk).exists():
-        raise StreamEnded(payloads.deleted_event(session.name))
+    rows = selectors.events_after(pk, seq, language=language)
+    if not rows and not ChatSession.objects.filter(pk=pk).exists():
+        raise StreamEnded(payloads.deleted_event(name))
     return rows
 
 
@@ -90,18 +92,31 @@ async def customer_events(scope, receive, send, *, name: str) -> None:
     """``GET /api/sessions/<name>/events``: the owner's stream; anyone else gets 404."""
     if scope["method"] != "GET":
         return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
+    opened = await _open_customer_stream(scope, send, name)
+    if opened is None:
+        return await send_json_error(send, 404, selectors.SESSION_NOT_FOUND)
+    frames, caps = opened
+    await serve(receive, send, frames, caps=caps)
+
+
+async def _open_customer_stream(scope, send, name: str) -> tuple[AsyncIterator[bytes], list] | None:
+    """The stream's frames and caps, or None when the visitor does not own ``name``.
+
+    A function of its own so that the Django session and the row it read go
+    when it returns: an idle stream holds only what it needs (about 20 KiB).
+    """
     visitor = django_session(scope)
     session = await db_call(selectors.customer_session_or_none, visitor, name)
     if session is None:
-        return await send_json_error(send, 404, selectors.SESSION_NOT_FOUND)
+        return None
     caps = [
         (("conversation", name, visitor.session_key or ""), settings.SSE_MAX_STREAMS_PER_CONVERSATION),
         (("address", client_address(scope)), settings.SSE_MAX_STREAMS_PER_ADDRESS),
     ]
     language = customer_stream_language(scope)
     # The customer's stream is told the conversation's place in the queue whenever it changes.
-    frames = session_stream(session, requested_last_event_id(scope), send, language=language, watch=session.name)
-    await serve(receive, send, frames, caps=caps)
+    frames = session_stream(session, requested_last_event_id(scope), send, language=language, watch=name)
+    return frames, caps
 
 
 # Routed by fiido.asgi ahead of Django's handler (settings.STREAM_ROUTES).

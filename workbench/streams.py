@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -96,21 +97,34 @@ async def agent_session_events(scope, receive, send, *, name: str) -> None:
     """``GET /workbench/api/sessions/<name>/events``."""
     if scope["method"] != "GET":
         return await send_json_error(send, 405, "Method not allowed.", [(b"allow", b"GET")])
-    viewer, session = await db_call(_viewer_and_session, scope, name)
-    if session is None:
+    viewer, frames = await _open_session_stream(scope, send, name)
+    if frames is None:
         return await send_json_error(send, viewer.status, _REFUSALS[viewer.status])
-    last_event_id = requested_last_event_id(scope)
-    notes = {
-        "side": agents_group(session.name),
-        "side_fetch_after": lambda seq: db_call(
-            partial(selectors.notes_after, language=viewer.language), session.pk, seq
-        ),
-    }
-    frames = session_stream(
-        session, last_event_id, send, language=viewer.language, for_agents=True, **notes, **_watcher(scope, viewer)
-    )
     async with get_presence().connected(viewer.user_id):  # an agent with a workbench page open is online
         await serve(receive, send, frames, caps=_caps(viewer, name), kind="agent")
+
+
+async def _open_session_stream(scope, send, name: str) -> tuple[Viewer, AsyncIterator[bytes] | None]:
+    """The viewer, and the frames of the conversation's stream when they may watch it.
+    (Its own function so that the row it read is not held while the stream is open.)"""
+    viewer, session = await db_call(_viewer_and_session, scope, name)
+    if session is None:
+        return viewer, None
+    pk = session.pk
+    notes = {
+        "side": agents_group(name),
+        "side_fetch_after": lambda seq: db_call(partial(selectors.notes_after, language=viewer.language), pk, seq),
+    }
+    frames = session_stream(
+        session,
+        requested_last_event_id(scope),
+        send,
+        language=viewer.language,
+        for_agents=True,
+        **notes,
+        **_watcher(scope, viewer),
+    )
+    return viewer, frames
 
 
 async def queue_events_endpoint(scope, receive, send) -> None:

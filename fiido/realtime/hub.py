@@ -210,7 +210,7 @@ class Subscription:
         self.watch = watch  # the conversation whose queue position this stream is told (a customer's)
         self.watched: int | None = None  # the position it was last told
         self.direct = direct
-        self._items: deque = deque()
+        self._items: deque | None = None  # made when something queues: most streams never queue anything
         self._waiter: asyncio.Future | None = None
 
     def push(self, item: Envelope | Signal) -> bool:
@@ -229,7 +229,9 @@ class Subscription:
                     return False  # a notice (typing, an alert): not an event, no lag to measure
             elif item.frame is not None and self._write(item.frame):
                 return False  # a heartbeat, a queue position
-        if len(items) >= INBOX_LIMIT:
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= INBOX_LIMIT:
             # Too far behind: drop what is queued and re-read the database.
             items.clear()
             item = CATCH_UP
@@ -252,7 +254,11 @@ class Subscription:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._items.popleft()
+        items = self._items
+        item = items.popleft()
+        if not items:
+            self._items = None  # an empty deque still holds a block of 64 slots
+        return item
 
 
 class Hub:

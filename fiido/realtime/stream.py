@@ -96,6 +96,7 @@ async def session_events(
         frames, subscription.last, more = await opening()
         for frame in frames:
             yield frame
+        frames = frame = None  # sent: a stream idle for hours keeps no copy of its history
         if more:
             subscription.push(CATCH_UP)
         if side_fetch_after is not None:
@@ -145,6 +146,7 @@ async def session_events(
                         yield encode(data, id=seq)
                 if len(rows) < CATCH_UP_BATCH:
                     break
+            rows = data = None  # sent (as above)
             if side_fetch_after is not None:
                 async for frame in _side_catch_up(subscription, side_fetch_after):
                     yield frame
@@ -269,8 +271,9 @@ async def _serve(receive, send, frames: AsyncIterator[bytes]) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": stream_headers()})
         async for frame in frames:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
+            size, frame = len(frame), None  # sent: an idle stream keeps no copy (the last may be its history)
             if client is None:
-                budget -= len(frame)
+                budget -= size
                 if budget < 0:
                     # Whether the client reads cannot be seen from here: end the
                     # response; one that reads resumes by Last-Event-ID, one that
