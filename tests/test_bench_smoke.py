@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +86,18 @@ def test_bench_pieces_deliver_every_event_once(bench_workers, tmp_path):
     assert result["connections"]["ready"] == 2, result
     assert result["delivery"]["delivered"] == 6, result
     assert result["delivery"]["lost"] == 0 and result["delivery"]["duplicates"] == 0, result
+
+
+def test_stream_memory_opens_idle_streams_and_names_where_their_memory_goes(redis_url):
+    """``bench/stream_memory.py --trace`` at tiny scale: the streams open and
+    stay, and the traced worker reports the sites that grew."""
+    measured = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "stream_memory.py"),
+         "--streams", "20", "--trace", "--frames", "1", "--settle", "1"],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "REDIS_URL": redis_url, "PROJECT_PYTHON": sys.executable},
+    )  # fmt: skip
+    assert measured.returncode == 0, measured.stderr[-2000:]
+    assert "20 idle streams in" in measured.stdout and "KiB per stream" in measured.stdout, measured.stdout
+    assert "grew by" in measured.stdout, measured.stdout
+    assert re.search(r"^ +\d+ +[\d.]+  \S+\.py:\d+", measured.stdout, re.MULTILINE), measured.stdout  # a site
