@@ -25,7 +25,9 @@ requirements.txt; check each after an upgrade):
 * ``Server.create_application`` (copied with its queue swapped) and the
   protocols' use of the queue: ``put_nowait`` and truthiness only;
 * ``Request``: ``transport``, ``finished``, ``_disconnected``, ``channel``,
-  ``startedWriting``, ``chunked``, ``sentLength`` and ``Request.write``;
+  ``startedWriting``, ``chunked``, ``sentLength``, ``Request.write`` and
+  ``notifyFinish`` (failed by ``connectionLost``, where daphne also queues
+  ``http.disconnect``);
 * daphne's ``WebRequest`` (``http_protocol``): ``gotLength``,
   ``handleContentChunk``, ``process`` and ``__init__``, Twisted's
   ``Request._parsePOSTFormSubmission``, and the channel's ``transport``,
@@ -69,6 +71,19 @@ class ClientSocket:
         """Bytes Twisted holds for this client that the socket has not taken yet."""
         transport = self.transport
         return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    def on_disconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once if the client goes away before the response ends.
+
+        The same moment daphne puts ``http.disconnect`` in the input queue
+        (its ``connectionLost`` does both), without a task per stream parked
+        on ``receive()`` to hear it: Twisted's ``notifyFinish``, which fails
+        on a lost connection and succeeds on a finished response.
+        """
+        if self.request._disconnected:
+            callback()
+            return
+        self.request.notifyFinish().addErrback(lambda _reason: callback())
 
     def abort(self) -> None:
         """Drop the connection now, whatever is still queued for it."""

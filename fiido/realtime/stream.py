@@ -254,18 +254,21 @@ async def serve(
 async def _serve(receive, send, frames: AsyncIterator[bytes]) -> None:
     task = asyncio.current_task()
     disconnected = False
+    serving = True
 
-    async def watch() -> None:
+    def gone() -> None:
         nonlocal disconnected
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        disconnected = True
-        task.cancel()
+        if serving:  # not once the stream is over: the task is cleaning up after it
+            disconnected = True
+            task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
     client = daphne_io.client_socket(send)
     if client is None:
         _warn_fallback(send)
+        watcher = asyncio.ensure_future(_await_disconnect(receive, gone))
+    else:
+        watcher = None  # daphne tells the stream itself: no task per stream waiting on receive()
+        client.on_disconnect(gone)
     budget = settings.SSE_SEND_BUFFER_BYTES  # the fallback's bound: what one response may hand to send
     try:
         await send({"type": "http.response.start", "status": 200, "headers": stream_headers()})
@@ -293,8 +296,16 @@ async def _serve(receive, send, frames: AsyncIterator[bytes]) -> None:
         if not disconnected:
             raise
     finally:
-        watcher.cancel()
+        serving = False
+        if watcher is not None:
+            watcher.cancel()
         await frames.aclose()
+
+
+async def _await_disconnect(receive, gone: Callable[[], None]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone()
 
 
 async def _drained(queued: Callable[[], int]) -> bool:
