@@ -58,8 +58,8 @@ WHAT = {
     "stream-caps": "One anonymous visitor opened 400 streams of one conversation on a worker. Now each worker "
     "counts open streams: `SSE_MAX_STREAMS_PER_CONVERSATION` (5) per conversation and viewer, "
     "`SSE_MAX_STREAMS_PER_ADDRESS` (20) customer streams per address, `SSE_MAX_STREAMS_PER_LOGIN` (30) per "
-    "agent login; over a cap a stream is refused before it reads anything. An idle stream costs about 28 KiB "
-    "(`make bench`, S4), so an address costs a worker at most about 0.6 MiB of streams.",
+    "agent login; over a cap a stream is refused before it reads anything. An idle stream costs about 20 KiB "
+    "(`make bench`, S4), so an address costs a worker at most about 0.4 MiB of streams.",
     "body-limit": "daphne reads a whole body before the application runs (300 MB took a worker from 80 to 394 MB). "
     "Now a declared `Content-Length` over `API_MAX_BODY_BYTES` (64 KiB), or a chunked body growing past it, is "
     "answered 413 at once and the rest never read; the shipped nginx refuses it before a worker sees it.",
