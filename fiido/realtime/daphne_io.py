@@ -300,6 +300,8 @@ class InputQueue:
     awaited. FIFO, any number of waiting ``get`` calls, cancellation as
     ``asyncio.Queue`` does it (a woken getter that is cancelled passes its
     turn on); no ``maxsize``, ``join`` or ``task_done``, which daphne never uses.
+    It has no ``__len__``, so it is always true, as daphne's
+    ``if self.application_queue:`` expects of a queue it made.
     """
 
     __slots__ = ("_getters", "_items")
