@@ -62,26 +62,13 @@ def main() -> int:
     env = bench.project_env(work / "db.sqlite3", os.environ.get("REDIS_URL", ""))
     # Counted on every customer POST, never reached (one client posts them all).
     env.update(RATE_LIMIT_MESSAGES="100000000/m", RATE_LIMIT_MESSAGES_PER_ADDRESS="100000000/m")
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    vars_file = work / "vars.jsonl"
-    subprocess.run(
-        [PYTHON, str(ROOT / "bench/prepare.py"), str(vars_file), "--sessions", "1", "--status", status],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    line = json.loads(vars_file.read_text().splitlines()[0])
+    (line,) = bench.prepare_one_worker(PYTHON, env, work / "vars.jsonl", "--sessions", "1", "--status", status)
     if args.side == "customer":
         path = args.path or f"/api/sessions/{line['session']}/messages"
     else:
         path = args.path or f"/workbench/api/sessions/{line['session']}/messages"
 
-    daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null"]
-    worker = subprocess.Popen(
-        [PYTHON, *daphne, "fiido.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "daphne.log", "w"),
-    )
+    worker = bench.spawn_one_worker(PYTHON, env, port, work / "daphne.log")
     try:
         bench.wait_for(lambda: bench.answers(f"http://127.0.0.1:{port}/healthz"), 60, "daphne")
         local = threading.local()

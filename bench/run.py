@@ -155,6 +155,25 @@ def stop(process: subprocess.Popen | None) -> None:
         process.wait(timeout=10)
 
 
+def prepare_one_worker(python: str, env: dict[str, str], vars_file: Path, *prepare_args: str) -> list[dict]:
+    """The quick loops' setup (postcost.py, stream_memory.py): their database
+    migrated, ``prepare.py`` run with ``prepare_args``, its lines read back."""
+    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [python, str(BENCH / "prepare.py"), str(vars_file), *prepare_args],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return [json.loads(line) for line in vars_file.read_text().splitlines()]
+
+
+def spawn_one_worker(
+    python: str, env: dict[str, str], port: int, log: Path, app: str = "fiido.asgi:application"
+) -> subprocess.Popen:
+    """One daphne worker of ``app`` on ``port`` (not yet answering: wait for ``/healthz``)."""
+    daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null", app]
+    return subprocess.Popen([python, *daphne], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+
 class Redis:
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -102,21 +100,12 @@ def main() -> int:
     env = bench.project_env(work / "db.sqlite3", os.environ.get("REDIS_URL", ""))
     env.update(PYTHONPATH=f"{Path(__file__).resolve().parent}:{ROOT}", STREAM_MEMORY_DUMP=str(work / "trace.txt"))
     env.update(STREAM_MEMORY_FRAMES=str(args.frames), STREAM_MEMORY_TOP=str(args.top))
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    vars_file = work / "vars.jsonl"
-    total = WARM_STREAMS + args.streams
-    subprocess.run(
-        [PYTHON, str(ROOT / "bench/prepare.py"), str(vars_file), "--viewers", str(total)],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    lines = [json.loads(line) for line in vars_file.read_text().splitlines()]
+    viewers = str(WARM_STREAMS + args.streams)
+    lines = bench.prepare_one_worker(PYTHON, env, work / "vars.jsonl", "--viewers", viewers)
 
     port = bench.free_port()
     app = "stream_memory_app:application" if args.trace else "fiido.asgi:application"
-    daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null", app]
-    worker = subprocess.Popen(
-        [PYTHON, *daphne], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "daphne.log", "w")
-    )
+    worker = bench.spawn_one_worker(PYTHON, env, port, work / "daphne.log", app)
     held: list = []
     try:
         # Traced, start-up allocates under tracemalloc: minutes on a busy machine.
