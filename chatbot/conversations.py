@@ -721,12 +721,12 @@ class _Changes:
         )
         return message
 
-    def system_message(self, code: str, **params: str) -> Message:
+    def system_message(self, code: str, *, reply_to: Message | None = None, **params: str) -> Message:
         """A system message, stored as ``code`` and ``params`` (each reader sees it
         in their own language) and, for the admin and search, in English."""
         with translation.override(settings.LANGUAGE_CODE):
             content = payloads.system_text(code, params)
-        return self.message(Role.SYSTEM, content, code=code, params=params)
+        return self.message(Role.SYSTEM, content, code=code, params=params, reply_to=reply_to)
 
     def transition(self, status: str, **fields: Any) -> None:
         previous = self.session.status
@@ -904,23 +904,29 @@ def _is_assigned(session: ChatSession, user: AbstractBaseUser) -> bool:
     return session.assigned_agent_id is not None and session.assigned_agent_id == user.pk
 
 
-def _escalate_locked(changes: _Changes, *, reason: str, offline: bool = False) -> None:
+def _escalate_locked(
+    changes: _Changes, *, reason: str, offline: bool = False, reply_to: Message | None = None
+) -> Message | None:
+    """The hand-over itself; an offline request also says so (that message is returned)."""
     changes.session.offline_request = offline
     changes.touch("offline_request")
     changes.transition(Status.PENDING_MANUAL, escalated_at=timezone.now(), escalation_reason=reason[:REASON_MAX_CHARS])
     if offline:
-        changes.system_message("offline_request")
+        return changes.system_message("offline_request", reply_to=reply_to)
+    return None
 
 
-def _bot_hands_over(changes: _Changes, *, reason: str, support_open: bool) -> None:
+def _bot_hands_over(
+    changes: _Changes, *, reason: str, support_open: bool, reply_to: Message | None = None
+) -> Message | None:
     """The bot asks for a person. While support is closed (``chatbot.hours``)
     that is an offline request, as the customer's own button makes one, when
     the customer's email is known; without it nobody could answer, so the bot
-    keeps the conversation and says how to leave a message."""
+    keeps the conversation and says how to leave a message. Returns the system
+    message that says what happens instead of a person joining, if any."""
     if support_open or changes.session.customer_email:
-        _escalate_locked(changes, reason=reason, offline=not support_open)
-    else:
-        changes.system_message("support_closed")
+        return _escalate_locked(changes, reason=reason, offline=not support_open, reply_to=reply_to)
+    return changes.system_message("support_closed", reply_to=reply_to)
 
 
 class _Repeated(Exception):
@@ -989,14 +995,21 @@ def _bot_answer(session: ChatSession, question: Message) -> dict[str, Any] | Non
         if locked.status != Status.BOT_ACTIVE:
             return None  # a person was asked for meanwhile; the bot stays quiet
         changes = _Changes(locked)
-        message = changes.message(Role.BOT, reply.text, reply_to=question)
         locked.bot_misses = 0 if reply.answered else locked.bot_misses + 1
         changes.touch("bot_misses")
-        if reply.escalate:
-            _bot_hands_over(changes, reason=reply.reason or REASON_ASKED, support_open=support_open)
-        elif locked.bot_misses >= BOT_MISSES_BEFORE_HANDOFF:
-            locked.bot_misses = 0
-            _bot_hands_over(changes, reason=REASON_UNANSWERED, support_open=support_open)
+        if reply.escalate and not support_open:
+            # The bot's words promise a person ("connecting you now") whom nobody
+            # can be now: the message that says what happens instead answers.
+            message = _bot_hands_over(
+                changes, reason=reply.reason or REASON_ASKED, support_open=False, reply_to=question
+            )
+        else:
+            message = changes.message(Role.BOT, reply.text, reply_to=question)
+            if reply.escalate:
+                _bot_hands_over(changes, reason=reply.reason or REASON_ASKED, support_open=True)
+            elif locked.bot_misses >= BOT_MISSES_BEFORE_HANDOFF:
+                locked.bot_misses = 0
+                _bot_hands_over(changes, reason=REASON_UNANSWERED, support_open=support_open)
         changes.save()
     session.status = locked.status
     _settled(session, locked, changes)

@@ -146,22 +146,32 @@ def test_after_hours_the_bot_hands_over_only_as_an_offline_request(closed_today,
     """A customer asks the bot for a person while support is closed: with their
     email known that is an offline request, as the button makes one; without it
     nobody could answer, so the bot keeps the conversation and says how to
-    leave a message. Open again, the bot hands over to the live queue."""
+    leave a message. Either way the system message is the answer: the bot's
+    "connecting you with a person now" would promise what nobody can keep.
+    Open again, the bot hands over to the live queue, in its own words."""
+    from chatbot.bots.builtin import HANDOFF_REPLY
 
-    def asks_for_a_person(session: ChatSession) -> list[str]:
-        conversations.post_customer_message(session, content="I want to talk to a human")
+    def asks_for_a_person(session: ChatSession) -> tuple[list[str], str]:
+        """The system messages so far, and who answered (the answer the page shows at once)."""
+        posted = conversations.post_customer_message(session, content="I want to talk to a human")
         session.refresh_from_db()
-        return list(session.messages.filter(role=Message.Role.SYSTEM).values_list("code", flat=True))
+        codes = list(session.messages.filter(role=Message.Role.SYSTEM).values_list("code", flat=True))
+        answer = session.messages.get(reply_to__pk=posted.message["id"])
+        assert posted.reply["id"] == answer.pk
+        return codes, answer.role
 
     anonymous = conversations.start()
-    assert asks_for_a_person(anonymous) == ["support_closed"]
+    assert asks_for_a_person(anonymous) == (["support_closed"], Message.Role.SYSTEM)
     assert (anonymous.status, anonymous.offline_request) == (Status.BOT_ACTIVE, False)
 
     known = conversations.start()
     conversations.identify(known, details={"customer_email": "ann@example.com"})
-    assert asks_for_a_person(known) == ["offline_request"]
+    assert asks_for_a_person(known) == (["offline_request"], Message.Role.SYSTEM)
     assert (known.status, known.offline_request) == (Status.PENDING_MANUAL, True)
+    promises = Message.objects.filter(role=Message.Role.BOT, content=str(HANDOFF_REPLY))
+    assert not promises.exists()
 
     settings.SUPPORT_HOLIDAYS = ""
-    assert asks_for_a_person(anonymous) == ["support_closed"]  # nothing new: handed over
+    assert asks_for_a_person(anonymous) == (["support_closed"], Message.Role.BOT)  # nothing new: handed over
     assert (anonymous.status, anonymous.offline_request) == (Status.PENDING_MANUAL, False)
+    assert list(promises.values_list("session", flat=True)) == [anonymous.pk]
