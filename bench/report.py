@@ -15,11 +15,12 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-SYSTEMS = ["floor-fanout", "floor-conns", "peer", "ours", "ours-core"]
+SYSTEMS = ["floor-fanout", "floor-conns", "peer", "peer-stored", "ours", "ours-core"]
 LABELS = {
     "floor-fanout": "floor (1 conn, in-process fan-out)",
     "floor-conns": "floor (1 Redis conn per subscriber)",
     "peer": "django-eventstream 5.3.4",
+    "peer-stored": "django-eventstream 5.3.4, storage on",
     "ours": "Fiido (pubsub layer)",
     "ours-core": "Fiido (core layer)",
 }
@@ -31,6 +32,8 @@ SCENARIOS = {
 }
 # issue 6: p99 targets for ours (ms)
 TARGETS = {"S1": 15.0, "S2": 60.0, "S3": 30.0}
+# issue 18: the sweep reports the rate at which each system's p99 crosses this
+SWEEP_P99_MS = 100.0
 
 
 def median(values):
@@ -140,15 +143,16 @@ def latency_table(groups: dict, out: list[str]) -> None:
 def ratio_table(groups: dict, out: list[str]) -> None:
     out.append(
         "| scenario | ours p50 / p99 ms | peer ÷ ours (p50, p99; above 1 = ours faster) "
-        "| ours ÷ floor (p50, p99) | target p99 | met? |"
+        "| peer with storage ÷ ours (p50, p99) | ours ÷ floor (p50, p99) | target p99 | met? |"
     )
-    out.append("|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|")
     for scenario in ("S1", "S2", "S3"):
         ours = groups.get((scenario, "ours"))
         if not ours:
             continue
         o = summarize(ours)
         peer = summarize(groups[(scenario, "peer")]) if groups.get((scenario, "peer")) else None
+        stored = summarize(groups[(scenario, "peer-stored")]) if groups.get((scenario, "peer-stored")) else None
         floor = summarize(groups[(scenario, "floor-fanout")]) if groups.get((scenario, "floor-fanout")) else None
         target = TARGETS.get(scenario)
         met = (
@@ -163,6 +167,7 @@ def ratio_table(groups: dict, out: list[str]) -> None:
         out.append(
             f"| {scenario} | {fmt(o['p50'])} / {fmt(o['p99'])} "
             f"| {ratio(peer and peer['p50'], o['p50'])}, {ratio(peer and peer['p99'], o['p99'])} "
+            f"| {ratio(stored and stored['p50'], o['p50'])}, {ratio(stored and stored['p99'], o['p99'])} "
             f"| {ratio(o['p50'], floor and floor['p50'])}, {ratio(o['p99'], floor and floor['p99'])} "
             f"| ≤ {target:g} | {met} |"
         )
@@ -173,6 +178,7 @@ def attribution_table(groups: dict, out: list[str]) -> None:
     rows = []
     for scenario, system, what in (
         ("S3", "peer", "django-eventstream: `send_event` view (1 middleware)"),
+        ("S3", "peer-stored", "django-eventstream with storage: the same view, each event written to SQLite"),
         ("S3", "ours", "Fiido: agent message (auth, CSRF, state machine, SQLite, layer)"),
         ("A-404", "ours", "Fiido: POST to a missing route (Django ASGI handler + all middleware, no view)"),
     ):
@@ -246,6 +252,52 @@ def layer_table(groups: dict, out: list[str]) -> None:
             )
 
 
+def sweep_rate(scenario: str) -> float | None:
+    """The rate of a sweep run (``S3@150`` → 150.0)."""
+    head, _, rate = scenario.partition("@")
+    try:
+        return float(rate) if head == "S3" else None
+    except ValueError:
+        return None
+
+
+def sweep_table(groups: dict, out: list[str]) -> None:
+    """S3 at each swept rate: p50 / p99 per system, and where each one's p99 crosses the line."""
+    rates = sorted({rate for (name, _) in groups if (rate := sweep_rate(name)) is not None})
+    systems = [s for s in ("peer", "peer-stored", "ours") if any((f"S3@{r:g}", s) in groups for r in rates)]
+    out.append(
+        "| rate /s | " + " | ".join(f"{LABELS[s]}: p50 / p99 ms (publishing CPU ms per POST)" for s in systems) + " |"
+    )
+    out.append("|---" * (len(systems) + 1) + "|")
+    crossing: dict[str, str] = {}
+    below: dict[str, float] = {}
+    for rate in rates:
+        cells = []
+        for system in systems:
+            rows = groups.get((f"S3@{rate:g}", system))
+            if not rows:
+                cells.append("–")
+                continue
+            s = summarize(rows)
+            broken = s["lost"] or s["dups"]
+            cells.append(
+                f"{fmt(s['p50'])} / {fmt(s['p99'])} ({fmt(s['cpu_pub'], 2)})"
+                + (f" **{s['lost']} lost, {s['dups']} dup**" if broken else "")
+            )
+            over = s["p99"] is None or s["p99"] > SWEEP_P99_MS or broken
+            if over and system not in crossing:
+                crossing[system] = (
+                    f"between {below[system]:g} and {rate:g}/s" if system in below else f"at or below {rate:g}/s"
+                )
+            elif not over and system not in crossing:
+                below[system] = rate
+        out.append(f"| {rate:g} | " + " | ".join(cells) + " |")
+    out.append("")
+    for system in systems:
+        where = crossing.get(system, f"not within the sweep (p99 ≤ {SWEEP_P99_MS:g} ms up to {rates[-1]:g}/s)")
+        out.append(f"- {LABELS[system]}: p99 crosses {SWEEP_P99_MS:g} ms {where}.")
+
+
 def plot(groups: dict, path: Path) -> None:
     import matplotlib
 
@@ -254,8 +306,15 @@ def plot(groups: dict, path: Path) -> None:
 
     scenarios = [s for s in ("S1", "S2", "S3") if any((s, sys) in groups for sys in SYSTEMS)]
     scenarios += sorted({k[0] for k in groups if k[0].startswith("S4")}, key=lambda n: int(n.split("-")[1]))
-    systems = [s for s in ("floor-fanout", "peer", "ours", "ours-core") if any((sc, s) in groups for sc in scenarios)]
-    colors = {"floor-fanout": "#999999", "peer": "#d95f02", "ours": "#1b9e77", "ours-core": "#7570b3"}
+    shown = ("floor-fanout", "peer", "peer-stored", "ours", "ours-core")
+    systems = [s for s in shown if any((sc, s) in groups for sc in scenarios)]
+    colors = {
+        "floor-fanout": "#999999",
+        "peer": "#d95f02",
+        "peer-stored": "#e6ab02",
+        "ours": "#1b9e77",
+        "ours-core": "#7570b3",
+    }
     fig, ax = plt.subplots(figsize=(10, 5.4), dpi=110)
     width = 0.8 / max(len(systems), 1)
     for k, system in enumerate(systems):
@@ -350,6 +409,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         out.append("")
         capacity_table(groups, out)
+        out.append("")
+    if any(sweep_rate(k[0]) is not None for k in groups):
+        out.append("## Saturation: S3 at rising rates (the sweep)")
+        out.append("")
+        out.append(
+            f"S3's sessions, one stream each, publishing for a fixed time at each rate (one run per rate and "
+            f"system, interleaved). The rate at which p99 first exceeds {SWEEP_P99_MS:g} ms (or anything is lost) "
+            "is where the publishing side stops keeping up on this machine."
+        )
+        out.append("")
+        sweep_table(groups, out)
         out.append("")
     if ("S5", "ours") in groups:
         out.append("## Resume under load (S5, ours only: the peer has no event ids without storage)")

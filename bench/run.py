@@ -7,13 +7,18 @@ Runs with the bench venv's Python (``bench/requirements.txt``). One run:
    - **floor**: ``floor_redis_pubsub.py`` (``fanout`` and ``conns`` modes);
    - **peer**: django-eventstream 5.3.4, two fresh daphnes (the yardstick's
      ``start_servers.sh``), publish on A, subscribe on B;
+   - **peer-stored**: the same site with ``EVENTSTREAM_STORAGE=1``: every event
+     written to a fresh SQLite database (WAL) first, as ours are, so it can resume;
    - **ours**: two fresh daphne workers of ``fiido.asgi`` on a dedicated SQLite
      database, sessions prepared by ``bench/prepare.py``; subscribers read the
      customer stream on worker B, the load client posts agent messages to
      worker A (state machine, database, channel layer: one publish = one event).
      ``REDIS_CHANNEL_LAYER=pubsub`` (default) and, for S2/S3, ``core`` too.
 3. S5 (resume with ``Last-Event-ID``) with ``bench/resume.py``, ours only.
-4. ``bench/report.py`` writes ``bench/RESULTS.md`` and ``bench/latency.png``.
+4. With ``--sweep 50,100,...``: S3's 1,000 sessions at each of those rates (one
+   run each, ``--sweep-seconds`` of publishing), ours and both peer modes, to find
+   the rate at which each one's p99 crosses 100 ms (``report.py``'s sweep table).
+5. ``bench/report.py`` writes ``bench/RESULTS.md`` and ``bench/latency.png``.
 
 ``--quick`` runs every piece at smoke scale. Everything started here is
 stopped here, by pid. Scratch: ``$BENCH_WORK`` (default /tmp/fiido-bench/work).
@@ -57,7 +62,7 @@ class Scenario:
     events: int
     rate: float
     extra: list[str] = field(default_factory=list)
-    targets: tuple[str, ...] = ("floor", "peer", "ours", "core")
+    targets: tuple[str, ...] = ("floor", "peer", "peer-stored", "ours", "core")
     repeat: bool = True  # repeated with --repeat (the noisy latency scenarios)
     mixed_languages: bool = False  # every other stream reads German (events encoded once per language)
 
@@ -66,24 +71,35 @@ def scenarios(quick: bool) -> list[Scenario]:
     hold = ["--hold", "10", "--ready-timeout", "300", "--total-timeout", "900", "--connect-concurrency", "100"]
     if quick:
         return [
-            Scenario("S1", 1, 1, 50, 50, targets=("floor", "peer", "ours")),
+            Scenario("S1", 1, 1, 50, 50, targets=("floor", "peer", "peer-stored", "ours")),
             Scenario("S2", 50, 1, 20, 20),
             Scenario("S2-de", 50, 1, 20, 20, targets=("ours",), repeat=False, mixed_languages=True),
             Scenario("S3", 50, 50, 100, 50),
-            Scenario("S3-50", 50, 50, 50, 50, targets=("peer", "ours"), repeat=False),
+            Scenario("S3-50", 50, 50, 50, 50, targets=("peer", "peer-stored", "ours"), repeat=False),
             Scenario("S4-200", 200, 50, 50, 50, ["--hold", "1"], ("peer", "ours"), False),
         ]
     return [
-        Scenario("S1", 1, 1, 1000, 50, targets=("floor", "peer", "ours")),
+        Scenario("S1", 1, 1, 1000, 50, targets=("floor", "peer", "peer-stored", "ours")),
         Scenario("S2", 1000, 1, 200, 20),
         # S2 with half the streams in German: what rendering per language costs
         Scenario("S2-de", 1000, 1, 200, 20, targets=("ours",), repeat=False, mixed_languages=True),
         Scenario("S3", 1000, 1000, 2000, 100),
         # below the publishing worker's saturation point (supplementary)
-        Scenario("S3-50", 1000, 1000, 1000, 50, targets=("peer", "ours"), repeat=False),
+        Scenario("S3-50", 1000, 1000, 1000, 50, targets=("peer", "peer-stored", "ours"), repeat=False),
         Scenario("S4-5000", 5000, 1000, 1000, 100, hold, ("peer", "ours"), False),
         Scenario("S4-10000", 10000, 1000, 1000, 100, hold, ("ours",), False),
     ]
+
+
+def sweep(rates: list[float], seconds: float, quick: bool) -> list[Scenario]:
+    """S3 at each rate, for the rate at which p99 crosses 100 ms (one run per rate: the sweep's
+    shape, not one point, is the result). Named ``S3@<rate>``; the report reads the rate back."""
+    sessions = 50 if quick else 1000
+    return [
+        Scenario(f"S3@{rate:g}", sessions, sessions, max(int(rate * seconds), 1), rate,
+                 targets=("peer", "peer-stored", "ours"), repeat=False)
+        for rate in rates
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -292,14 +308,21 @@ class Ours:
 
 
 class Peer:
-    """django-eventstream behind two daphnes, via the yardstick's scripts."""
+    """django-eventstream behind two daphnes, via the yardstick's scripts.
 
-    def __init__(self, redis: Redis) -> None:
+    ``stored``: ``EVENTSTREAM_STORAGE=1``, every event written to the database (SQLite, WAL) before
+    it is sent, as ours are; each start gets an empty database so no run inherits another's rows."""
+
+    def __init__(self, redis: Redis, stored: bool = False) -> None:
         self.ports = (free_port(), free_port())
+        data = WORK / "peer" / ("data-stored" if stored else "data")
+        if stored:
+            shutil.rmtree(data, ignore_errors=True)
         self.env = {
             **os.environ,
             "PEERBENCH": str(WORK / "peer"),
-            "PEERBENCH_DATA": str(WORK / "peer" / "data"),
+            "PEERBENCH_DATA": str(data),
+            "EVENTSTREAM_STORAGE": "1" if stored else "0",
             "VENV": sys.prefix,
             "PORTS": f"{self.ports[0]} {self.ports[1]}",
             "REDIS_HOST": redis.host,
@@ -410,18 +433,19 @@ class Bench:
             rep=rep,
         )
 
-    def peer(self, scenario: Scenario, rep: int) -> None:
-        log(f"{scenario.name} peer #{rep}")
-        peer = Peer(self.redis)
+    def peer(self, scenario: Scenario, rep: int, stored: bool = False) -> None:
+        system = "peer-stored" if stored else "peer"
+        log(f"{scenario.name} {system} #{rep}")
+        peer = Peer(self.redis, stored)
         try:
             peer.start()
             self.load(
                 scenario,
-                "django-eventstream",
+                "django-eventstream" + ("/stored" if stored else ""),
                 f"http://127.0.0.1:{peer.ports[1]}/events/ch{{ch}}/",
                 f"http://127.0.0.1:{peer.ports[0]}/publish/ch{{ch}}",
                 peer.ports,
-                system="peer",
+                system=system,
                 rep=rep,
                 pids=peer.pids(),
             )
@@ -526,9 +550,10 @@ class Bench:
             Ours.migrate(self.redis)
             plan = scenarios(args.quick)
             wanted = set(args.only.split(",")) if args.only else None
+            if wanted is not None:
+                plan = [s for s in plan if s.name in wanted or s.name.split("-")[0] in wanted]
+            plan += sweep(args.sweep, args.sweep_seconds, args.quick)
             for scenario in plan:
-                if wanted and scenario.name not in wanted and scenario.name.split("-")[0] not in wanted:
-                    continue
                 for rep in range(1, (args.repeat if scenario.repeat else 1) + 1):
                     # interleave systems so background noise hits all of them alike
                     if "floor" in scenario.targets and args.systems & {"floor"}:
@@ -537,6 +562,8 @@ class Bench:
                             self.floor(scenario, "conns", rep)
                     if "peer" in scenario.targets and "peer" in args.systems:
                         self.peer(scenario, rep)
+                    if "peer-stored" in scenario.targets and "peer-stored" in args.systems:
+                        self.peer(scenario, rep, stored=True)
                     if "ours" in scenario.targets and "ours" in args.systems:
                         self.ours(scenario, "pubsub", rep)
                     if "core" in scenario.targets and "core" in args.systems:
@@ -598,7 +625,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke scale: every piece, tiny numbers")
     parser.add_argument("--repeat", type=int, default=None, help="repeats of S1-S3 and S5 (default 3, quick 1)")
     parser.add_argument("--only", default="", help="comma-separated scenarios, e.g. S2,S3")
-    parser.add_argument("--systems", default="floor,peer,ours,core", help="subset of floor,peer,ours,core")
+    parser.add_argument(
+        "--systems", default="floor,peer,peer-stored,ours,core", help="subset of floor,peer,peer-stored,ours,core"
+    )
+    parser.add_argument(
+        "--sweep", default="", help="S3 at these rates too (comma-separated per second, e.g. 50,100,200,400)"
+    )
+    parser.add_argument("--sweep-seconds", type=float, default=15.0, help="publishing time per sweep rate")
     parser.add_argument("--jsonl", default=None, help="default bench/results/latest.jsonl")
     parser.add_argument("--append", action="store_true", help="keep earlier lines in --jsonl")
     parser.add_argument("--report", default=None, help="default bench/RESULTS.md ($BENCH_WORK/quick/ in quick mode)")
@@ -608,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     args.jsonl = args.jsonl or str(out_dir / "results" / "latest.jsonl")
     args.report = args.report or str(out_dir / "RESULTS.md")
     args.systems = set(args.systems.split(","))
+    args.sweep = [float(rate) for rate in args.sweep.split(",") if rate.strip()]
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

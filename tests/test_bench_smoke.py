@@ -101,3 +101,31 @@ def test_stream_memory_opens_idle_streams_and_names_where_their_memory_goes(redi
     assert "20 idle streams in" in measured.stdout and "KiB per stream" in measured.stdout, measured.stdout
     assert "grew by" in measured.stdout, measured.stdout
     assert re.search(r"^ +\d+ +[\d.]+  \S+\.py:\d+", measured.stdout, re.MULTILINE), measured.stdout  # a site
+
+
+def test_the_sweep_report_names_where_each_system_stops_keeping_up():
+    """``report.py`` reads ``S3@<rate>`` runs back into one table and says, per system,
+    between which rates its p99 crossed the line (a loss counts as crossing)."""
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+
+    def run(rate: int, system: str, p99: float, lost: int = 0) -> dict:
+        return {
+            "scenario": f"S3@{rate}", "system": system, "params": {"subs": 4, "rate": rate},
+            "latency": {"p50_ms": 5.0, "p99_ms": p99},
+            "delivery": {"lost": lost, "expected": 100, "duplicates": 0},
+        }  # fmt: skip
+
+    runs = [
+        run(50, "peer", 20.0), run(50, "ours", 15.0),
+        run(100, "peer", 150.0), run(100, "ours", 40.0),
+        run(200, "peer", 900.0), run(200, "ours", 60.0, lost=1),
+    ]  # fmt: skip
+    groups = {(r["scenario"], r["system"]): [r] for r in runs}
+    lines: list[str] = []
+    report.sweep_table(groups, lines)
+    text = "\n".join(lines)
+    assert "| 100 | 5.0 / 150 (–) | 5.0 / 40.0 (–) |" in text, text
+    assert "django-eventstream 5.3.4: p99 crosses 100 ms between 50 and 100/s." in text
+    assert "Fiido (pubsub layer): p99 crosses 100 ms between 100 and 200/s." in text
