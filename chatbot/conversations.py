@@ -326,6 +326,38 @@ def return_to_queue(session: ChatSession, *, by: AbstractBaseUser) -> ChatSessio
     return _settled(session, locked, changes)
 
 
+def hand_back_held(agent: AbstractBaseUser) -> int:
+    """Return every conversation ``agent`` holds to the queue, each keeping its
+    place, and say so to its customer; how many. The agent is leaving the desk
+    (deleted, deactivated, no longer an agent): nobody could answer those
+    customers, and a deleted agent's conversations would otherwise be left live
+    with nobody, changed by the database's ``SET NULL`` without an event.
+
+    Unlike the other actions this joins the caller's transaction (the admin's
+    delete or save runs in one), so it is undone with it; the events and the
+    queue's signal go out when it commits.
+    """
+    held = list(
+        ChatSession.objects.filter(status=Status.MANUAL_LIVE, assigned_agent_id=agent.pk).values_list("pk", flat=True)
+    )
+    returned = []
+    for pk in held:
+        with transaction.atomic():
+            locked = _lock(ChatSession(pk=pk))
+            if locked.status != Status.MANUAL_LIVE or locked.assigned_agent_id != agent.pk:
+                continue  # taken back or closed meanwhile
+            changes = _Changes(locked)
+            changes.transition(
+                Status.PENDING_MANUAL, assigned_agent=None, escalated_at=locked.escalated_at or timezone.now()
+            )
+            changes.system_message("returned_to_queue", agent=payloads.display_name(agent))
+            changes.save()
+        returned.append(locked)
+    if returned:
+        transaction.on_commit(lambda: desk_changed.send(sender=ChatSession, session=returned[-1]))
+    return len(returned)
+
+
 def release(session: Conversation, *, by: AbstractBaseUser) -> ChatSession:
     """Hand a live conversation back to the bot: ``manual_live`` -> ``bot_active``.
 
