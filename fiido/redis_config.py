@@ -22,10 +22,11 @@ layer's own pool factory. Nothing here reads Django's settings at import time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -99,6 +100,28 @@ def redis_hosts(
     if len(set(names)) != len(names):
         raise ImproperlyConfigured(f"The same Redis server is listed twice: {names}")
     return hosts
+
+
+def default_prefix(secret_key: str, hosts: list[dict[str, Any]]) -> str:
+    """``REDIS_PREFIX`` when none is set: the start of every key and pub/sub
+    channel of this deployment. From ``SECRET_KEY``, which every worker of one
+    deployment shares and two deployments do not, and from the database number
+    of each ``REDIS_URL`` when it is not 0: keys live in that database, but
+    pub/sub ignores it, so two services told apart only by ``/1`` and ``/2``
+    (a staging and a production, two test runs) would otherwise hear each
+    other's queue and agents' events. Database 0 adds nothing (the prefix of
+    every deployment made before stays the same)."""
+    base = "fiido-" + hashlib.sha256(f"fiido.redis-prefix:{secret_key}".encode()).hexdigest()[:12]
+    numbers = [database_number(host["address"]) for host in hosts if "address" in host]
+    return base + ("-db" + ".".join(map(str, numbers)) if any(numbers) else "")
+
+
+def database_number(url: str) -> int:
+    """The database a Redis URL selects (``/3`` or ``?db=3``, as redis-py reads it; 0 by default)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query).get("db")
+    raw = query[0] if query else (parts.path.strip("/") if parts.scheme != "unix" else "")
+    return int(raw) if raw.isdigit() else 0
 
 
 def _url_host(url: str, tls: Mapping[str, str]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ read ``django.conf.settings`` at call time, never at import time.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 import re
@@ -381,11 +380,8 @@ REDIS_HOSTS = redis_config.hosts_from_environ(os.environ)
 # Every key and pub/sub channel this deployment uses in Redis starts with this,
 # so two deployments sharing one Redis never see each other's events or
 # counters (pub/sub ignores the database number in REDIS_URL). The default is
-# derived from SECRET_KEY, which every worker of one deployment shares and
-# two deployments do not.
-REDIS_PREFIX = os.environ.get("REDIS_PREFIX") or (
-    "fiido-" + hashlib.sha256(f"fiido.redis-prefix:{SECRET_KEY}".encode()).hexdigest()[:12]
-)
+# derived from SECRET_KEY and REDIS_URL's database number (redis_config.default_prefix).
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX") or redis_config.default_prefix(SECRET_KEY, REDIS_HOSTS)
 # "pubsub" (default) or "core": which channels_redis layer carries events; the
 # README's "Channel layer choice" section gives the measurements.
 REDIS_CHANNEL_LAYER = os.environ.get("REDIS_CHANNEL_LAYER", "pubsub")

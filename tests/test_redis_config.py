@@ -4,10 +4,15 @@ with the setting's name."""
 
 from __future__ import annotations
 
+import asyncio
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
-from fiido.redis_config import cache_config, describe, redis_hosts
+from fiido.realtime.groups import QUEUE_GROUP
+from fiido.redis_config import cache_config, database_number, default_prefix, describe, redis_hosts
 
 
 def test_one_url_and_a_comma_list_are_one_host_each_in_order():
@@ -103,3 +108,56 @@ def test_the_pool_setting_builds_djangos_pool_options():
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://u@h/d", "DATABASE_POOL": "true"}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "{'min_size': 2, 'max_size': 10, 'timeout': 10.0} 0", result.stderr[-500:]
+
+
+def test_the_default_prefix_tells_redis_databases_apart_and_keeps_database_0s():
+    prefix = {url: default_prefix("one-secret", redis_hosts(url=url)) for url in (
+        "redis://r:6379", "redis://r:6379/0", "redis://r:6379/7", "redis://r:6379?db=7", "unix:///run/r.sock?db=2",
+    )}  # fmt: skip
+    assert prefix["redis://r:6379"] == prefix["redis://r:6379/0"]  # as before: deployments on database 0 keep theirs
+    assert prefix["redis://r:6379/7"] == prefix["redis://r:6379?db=7"] == prefix["redis://r:6379/0"] + "-db7"
+    assert prefix["unix:///run/r.sock?db=2"].endswith("-db2")
+    assert default_prefix("another-secret", redis_hosts(url="redis://r:6379/0")) != prefix["redis://r:6379/0"]
+    assert database_number("redis://r:6379/12") == 12 and database_number("rediss://r:6380") == 0
+
+
+@pytest.mark.redis
+async def test_two_services_on_two_databases_of_one_redis_never_hear_each_other(redis_url):
+    """Pub/sub ignores the database number: before the prefix carried it, two
+    deployments (or two test runs) on ``/1`` and ``/2`` of one server with the
+    same SECRET_KEY shared the queue group, and each one's agents saw the other's
+    customers waiting (found by two CI runs at once, each failing on the other's alerts)."""
+    parts = urlsplit(redis_url)
+
+    def layer(database: int) -> RedisPubSubChannelLayer:
+        url = urlunsplit(parts._replace(path=f"/{database}", query=""))
+        return RedisPubSubChannelLayer(hosts=[url], prefix=default_prefix("one-secret", redis_hosts(url=url)))
+
+    async def heard(sender, receiver, channel: str, data: str) -> dict:
+        """Send until ``receiver`` hears it: a SUBSCRIBE has no reply here to wait for."""
+        for _ in range(100):
+            await sender.group_send(QUEUE_GROUP, {"type": "fiido.event", "data": data})
+            try:
+                return await asyncio.wait_for(receiver.receive(channel), 0.2)
+            except TimeoutError:
+                continue
+        raise AssertionError(f"{data!r} never arrived")
+
+    staging, production, production_too = layer(1), layer(2), layer(2)
+    try:
+        listening = {}
+        for name, each in (("staging", staging), ("production", production_too)):
+            listening[name] = await each.new_channel()
+            await each.group_add(QUEUE_GROUP, listening[name])
+        await heard(staging, staging, listening["staging"], "staging is listening")
+        message = await heard(production, production_too, listening["production"], "a customer is waiting")
+        assert message["data"] == "a customer is waiting"  # the same service hears it …
+        while True:  # (drop the repeats of staging's own check)
+            try:
+                message = await asyncio.wait_for(staging.receive(listening["staging"]), 1)
+            except TimeoutError:
+                break  # … the other one never does
+            assert message["data"] == "staging is listening", message
+    finally:
+        for each in (staging, production, production_too):
+            await each.flush()
