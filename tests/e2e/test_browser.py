@@ -182,11 +182,15 @@ def bot_says(name: str, text: str) -> None:
 
 
 def use_redis_layer(settings, redis_url: str) -> None:
-    """This process publishes too (tests that write through the state machine), over the workers' Redis."""
+    """This process publishes too (tests that write through the state machine), over the
+    workers' Redis and under their prefix, so its events reach them live, not by catch-up."""
+    from fiido.redis_config import default_prefix, redis_hosts
+
+    hosts = redis_hosts(url=redis_url)
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 60}]},
+            "CONFIG": {"hosts": hosts, "prefix": default_prefix(settings.SECRET_KEY, hosts)},
         }
     }
 
