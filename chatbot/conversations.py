@@ -319,11 +319,17 @@ def return_to_queue(session: ChatSession, *, by: AbstractBaseUser) -> ChatSessio
         if not (_is_assigned(locked, by) or by.is_superuser):
             raise NotAllowed("Only the agent in this conversation can return it to the queue.")
         changes = _Changes(locked)
-        waiting_since = locked.escalated_at or timezone.now()
-        changes.transition(Status.PENDING_MANUAL, assigned_agent=None, escalated_at=waiting_since)
-        changes.system_message("returned_to_queue", agent=payloads.display_name(by))
+        _back_to_queue(changes, by=by)
         changes.save()
     return _settled(session, locked, changes)
+
+
+def _back_to_queue(changes: _Changes, *, by: AbstractBaseUser) -> None:
+    """``manual_live`` -> ``pending_manual``, keeping the customer's place (one
+    an agent joined from the bot gets one now), and say who let go."""
+    waiting_since = changes.session.escalated_at or timezone.now()
+    changes.transition(Status.PENDING_MANUAL, assigned_agent=None, escalated_at=waiting_since)
+    changes.system_message("returned_to_queue", agent=payloads.display_name(by))
 
 
 def hand_back_held(agent: AbstractBaseUser) -> int:
@@ -347,10 +353,7 @@ def hand_back_held(agent: AbstractBaseUser) -> int:
             if locked.status != Status.MANUAL_LIVE or locked.assigned_agent_id != agent.pk:
                 continue  # taken back or closed meanwhile
             changes = _Changes(locked)
-            changes.transition(
-                Status.PENDING_MANUAL, assigned_agent=None, escalated_at=locked.escalated_at or timezone.now()
-            )
-            changes.system_message("returned_to_queue", agent=payloads.display_name(agent))
+            _back_to_queue(changes, by=agent)
             changes.save()
         returned.append(locked)
     if returned:

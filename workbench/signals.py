@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 from django.dispatch import receiver
 
+from chatbot.conversations import hand_back_held
 from chatbot.signals import desk_changed
 from fiido.i18n import SESSION_LANGUAGE_KEY
 from fiido.realtime.groups import login_group
@@ -51,8 +52,6 @@ def assign_when_the_desk_changes(sender, session, **kwargs) -> None:
 @receiver(pre_delete, sender=User)
 def hand_back_before_deletion(sender, instance, **kwargs) -> None:
     """Before the row goes (and ``SET NULL`` would strand them live with nobody)."""
-    from chatbot.conversations import hand_back_held
-
     hand_back_held(instance)
 
 
@@ -63,8 +62,6 @@ def hand_back_when_no_longer_an_agent(sender, instance, created=False, update_fi
     if created or (update_fields is not None and not {"is_active", "is_staff"} & set(update_fields)):
         return
     if not is_agent(_fresh(instance)):
-        from chatbot.conversations import hand_back_held
-
         hand_back_held(instance)
 
 
@@ -84,8 +81,6 @@ def hand_back_when_out_of_the_agents_group(sender, instance, action, reverse, pk
     else:
         pks = pk_set if action == "post_remove" else instance.__dict__.pop("_members_before_clear", [])
         users = list(User.objects.filter(pk__in=pks))
-    from chatbot.conversations import hand_back_held
-
     for user in users:
         if not is_agent(_fresh(user)):
             hand_back_held(user)
